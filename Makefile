@@ -1,0 +1,44 @@
+# wikifilms: `make demo` and `make test` work on a fresh machine with Python 3.11+ and Java 17.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := data/demo
+
+.PHONY: setup demo test test-fast bench zip lint clean
+
+# Idempotent: re-installs only when pyproject.toml changed since the last install.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@bash scripts/check_prereqs.sh $(PYTHON)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[all,dev]'
+	@touch $(STAMP)
+
+demo: setup
+	$(PY) -m spark_jobs.sample_dump --out $(DEMO)/dump --films 2000 --format multistream
+	$(PY) -m spark_jobs.parse_dump --dump $(DEMO)/dump/enwiki-20261101-pages-articles-multistream.xml.bz2 \
+		--out $(DEMO)/tables
+	$(PY) -m spark_jobs.show_tables --tables $(DEMO)/tables
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+bench: setup
+	$(PY) -m bench.ingest
+
+# The zip for `spark-submit --py-files`: the project's packages (conf files included).
+zip: dist/wikifilms-jobs.zip
+
+dist/wikifilms-jobs.zip: $(shell find spark_jobs conf -name '*.py' -o -name '*.toml' -o -name '*.conf')
+	$(PYTHON) scripts/build_zip.py $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf dist $(DEMO) .pytest_cache

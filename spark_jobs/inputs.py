@@ -1,0 +1,101 @@
+"""Which files make up the dump: paths, globs and folders resolved before any work starts."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+# File names of a dump's pages: `...pages-articles.xml.bz2`, `...-multistream.xml.bz2`, the
+# partition files `...pages-articles1.xml-p1p41242.bz2`, plain `.xml`. Multistream index files
+# (`...-index.txt.bz2`) and checksums are not pages.
+_DUMP_FILE = re.compile(r"\.xml(?:\.bz2)?$|\.xml-p\d+p\d+(?:\.bz2)?$|\.bz2$")
+_NOT_DUMP = re.compile(r"index|\.txt(?:\.bz2)?$|md5|sha1", re.I)
+
+
+class InputError(ValueError):
+    """A dump path that cannot be read; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class DumpFile:
+    path: str  # as Spark will read it (a local absolute path or a Hadoop URI)
+    size: int | None  # bytes, when known before Spark starts
+
+
+def is_dump_file(name: str) -> bool:
+    base = os.path.basename(name)
+    return bool(_DUMP_FILE.search(base)) and not _NOT_DUMP.search(base)
+
+
+def is_local(path: str) -> bool:
+    scheme = urlparse(path).scheme
+    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+
+
+def _local_path(path: str) -> str:
+    return urlparse(path).path if path.startswith("file:") else path
+
+
+def resolve_local(paths: list[str]) -> list[DumpFile]:
+    """Expand local files, globs and folders; fail, naming the path, if one matches nothing."""
+    files: list[DumpFile] = []
+    for given in paths:
+        local = os.path.expanduser(_local_path(given))
+        matches = sorted(glob.glob(local)) if glob.has_magic(local) else [local]
+        if not matches or not all(os.path.exists(m) for m in matches):
+            raise InputError(
+                f"dump not found: {given} (check the path; globs must match at least one file)"
+            )
+        for match in matches:
+            if os.path.isdir(match):
+                inside = sorted(
+                    os.path.join(match, n) for n in os.listdir(match) if is_dump_file(n)
+                )
+                if not inside:
+                    raise InputError(f"no dump files (*.xml, *.xml.bz2) in folder {match}")
+                matches_in = inside
+            else:
+                matches_in = [match]
+            for path in matches_in:
+                if os.path.isdir(path):
+                    continue
+                if not os.access(path, os.R_OK):
+                    raise InputError(f"dump not readable: {path} (check its permissions)")
+                if os.path.getsize(path) == 0:
+                    raise InputError(f"dump is empty: {path} (re-download it)")
+                files.append(DumpFile(os.path.abspath(path), os.path.getsize(path)))
+    return _unique(files)
+
+
+def resolve_hadoop(spark, paths: list[str]) -> list[DumpFile]:
+    """Expand Hadoop URIs (hdfs://, s3a://, ...) with the cluster's FileSystem API."""
+    jvm = spark.sparkContext._jvm
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    files: list[DumpFile] = []
+    for given in paths:
+        jpath = jvm.org.apache.hadoop.fs.Path(given)
+        fs = jpath.getFileSystem(hadoop_conf)
+        statuses = fs.globStatus(jpath)
+        if not statuses:
+            raise InputError(f"dump not found: {given} (check the URI and credentials)")
+        for status in statuses:
+            if status.isDirectory():
+                for child in fs.listStatus(status.getPath()):
+                    name = child.getPath().toString()
+                    if child.isFile() and is_dump_file(name):
+                        files.append(DumpFile(name, child.getLen()))
+            else:
+                files.append(DumpFile(status.getPath().toString(), status.getLen()))
+    if not files:
+        raise InputError(f"no dump files found in {', '.join(paths)}")
+    return _unique(files)
+
+
+def _unique(files: list[DumpFile]) -> list[DumpFile]:
+    seen: dict[str, DumpFile] = {}
+    for f in files:
+        seen.setdefault(f.path, f)
+    return list(seen.values())

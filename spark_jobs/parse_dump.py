@@ -1,0 +1,347 @@
+"""Dump -> Parquet tables (films, links, film_links, film_pairs, redirects) + manifest.json.
+
+    python -m spark_jobs.parse_dump --dump PATH [PATH ...] --out TABLES_DIR [--config F] [-p k=v]
+    spark-submit --py-files dist/wikifilms-jobs.zip spark_jobs/parse_dump.py --dump ... --out ...
+
+This file parses arguments, loads the config and calls `run`; the work lives in extract.py
+(JVM projection of the dump), film_pages.py / wikitext.py (Python parse of film pages),
+transforms.py (tables) and publish.py (atomic output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+if __package__ in (None, ""):
+    # Started as a script (spark-submit spark_jobs/parse_dump.py): this folder is first on
+    # sys.path; the packages come from --py-files or the folder above.
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from conf import Config, ConfigError, load_config  # noqa: E402
+from spark_jobs.inputs import DumpFile, InputError, is_local, resolve_hadoop, resolve_local  # noqa: E402
+
+logger = logging.getLogger("spark_jobs.parse_dump")
+
+TABLES = ("films", "links", "film_links", "film_pairs", "redirects")
+
+
+class DumpReadError(RuntimeError):
+    """The dump could not be read (truncated or corrupt compressed file)."""
+
+
+def _failed_file(error: Exception) -> tuple[str, str] | None:
+    """(file, cause) from Spark's FAILED_READ_FILE error, if that is what `error` is."""
+    text = str(error)
+    match = re.search(r"error while reading file (\S+?)\.?\s", text)
+    if not match:
+        return None
+    causes = re.findall(r"Caused by: ([^\n]+)", text)
+    return match.group(1), (causes[-1] if causes else "read error")
+
+
+def _file_key(path: str) -> str:
+    """Spark writes local files as `file:/x` or `file:///x`; compare them as `/x`."""
+    return urlparse(path).path if path.startswith("file:") else path
+
+
+def _code_version() -> dict[str, str | None]:
+    from importlib import metadata
+
+    try:
+        version = metadata.version("wikifilms")
+    except metadata.PackageNotFoundError:
+        version = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+            text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"package": version, "git_commit": commit}
+
+
+def _examples(df, status_col: str, limit: int) -> dict[str, list[dict]]:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ranked = df.withColumn(
+        "_n", F.row_number().over(Window.partitionBy(status_col).orderBy("page_id", "title"))
+    ).filter(F.col("_n") <= limit)
+    out: dict[str, list[dict]] = {}
+    for row in ranked.collect():
+        item = {k: v for k, v in row.asDict().items() if k not in (status_col, "_n")}
+        out.setdefault(row[status_col], []).append(item)
+    return out
+
+
+def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
+    """The whole job: read `dumps`, write the tables to `out`, return the manifest."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from spark_jobs import extract, transforms
+    from spark_jobs.film_pages import FILM_PAGE_DDL, parse_film_batches
+    from spark_jobs.progress import StageProgress
+    from spark_jobs.publish import SCHEMA_VERSION, TABLES_KIND, OutputPublisher
+    from spark_jobs.wikitext import FILM, NOT_FILM
+
+    from spark_jobs.session import apply_job_settings
+
+    apply_job_settings(spark, cfg)
+    ingest, link_cfg, pair_cfg = cfg["ingest"], cfg["links"], cfg["pairs"]
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    publisher = OutputPublisher(spark, out)
+    publisher.remove_stale_staging()
+    progress = StageProgress(spark.sparkContext, cfg["spark"]["progress_interval_s"], "parse_dump")
+
+    def step(number: int, name: str) -> None:
+        timings_key = name.split(":")[0]
+        timings[timings_key] = time.monotonic()
+        logger.info("Step %d/5: %s", number, name)
+
+    with progress:
+        # 1. One pass over the compressed dump, kept on disk for the steps below.
+        step(1, "read: decompress the dump, project every page, prefilter film candidates")
+        records = extract.read_page_records(spark, [d.path for d in dumps])
+        pages = extract.page_projection(records, ingest["infobox_names"], ingest["max_page_bytes"])
+        pages = pages.persist(getattr(StorageLevel, ingest["storage_level"]))
+        try:
+            page_stats = (
+                pages.groupBy("file", "ns", (F.col("redirect_to").isNotNull()).alias("redirect"),
+                              "jvm_status", "is_candidate", "is_page")
+                .agg(F.count("*").alias("n"), F.sum("bytes").alias("bytes"),
+                     F.max("has_trailer").alias("trailer"))
+                .collect()
+            )
+        except Exception as e:
+            failed = _failed_file(e)
+            if failed is None:
+                raise
+            raise DumpReadError(
+                f"cannot read {failed[0]}: {failed[1]}. The file is truncated or corrupt: "
+                "download it again (and check its SHA-1), or run with "
+                "-p ingest.keep_readable=true to keep the pages before the damage"
+            ) from e
+        timings["read"] = time.monotonic() - timings["read"]
+
+        per_file: dict[str, dict] = {}
+        by_ns: dict[str, int] = {}
+        jvm_skipped: dict[str, int] = {}
+        pages_read = redirect_pages = candidates = 0
+        for r in page_stats:
+            f = per_file.setdefault(_file_key(r["file"]), {"pages": 0, "xml_bytes": 0, "complete": False})
+            f["xml_bytes"] += r["bytes"] or 0
+            f["complete"] = f["complete"] or bool(r["trailer"])
+            if not r["is_page"]:
+                continue
+            f["pages"] += r["n"]
+            pages_read += r["n"]
+            by_ns[str(r["ns"])] = by_ns.get(str(r["ns"]), 0) + r["n"]
+            redirect_pages += r["n"] if r["redirect"] else 0
+            candidates += r["n"] if r["is_candidate"] else 0
+            if r["jvm_status"]:
+                jvm_skipped[r["jvm_status"]] = jvm_skipped.get(r["jvm_status"], 0) + r["n"]
+        if pages_read == 0:
+            raise InputError(
+                f"no <page> records in {', '.join(d.path for d in dumps)}: "
+                "is this a MediaWiki XML export (pages-articles)?"
+            )
+        damaged = sorted(p for p, f in per_file.items() if not f["complete"])
+        if damaged:
+            logger.warning("inputs without their closing </mediawiki> (truncated?): %s", damaged)
+        skipped_examples = _examples(
+            pages.filter(F.col("jvm_status").isNotNull()).select(
+                F.col("jvm_status").alias("reason"), "page_id", "title", "file", "bytes"
+            ),
+            "reason",
+            ingest["skipped_examples"],
+        )
+
+        # 2. Redirects: every article/category redirect, chains followed to the final page.
+        step(2, "redirects: follow chains, break loops")
+        resolved = transforms.resolve_redirects(
+            extract.redirect_edges(pages), link_cfg["max_redirect_hops"]
+        ).persist()
+        redirect_status = {r["status"]: r["n"] for r in
+                           resolved.groupBy("status").agg(F.count("*").alias("n")).collect()}
+        redirects = resolved.filter(F.col("status") == "resolved")
+        timings["redirects"] = time.monotonic() - timings["redirects"]
+
+        # 3. Full parse of the film candidates in Python workers.
+        step(3, "parse: full wikitext parse of the film candidates")
+        settings = (ingest["infobox_names"], link_cfg["keep_categories"], ingest["parse_timeout_s"])
+        parsed = (
+            pages.filter("is_candidate")
+            .select("record", "title")
+            .mapInArrow(lambda batches: parse_film_batches(batches, *settings), FILM_PAGE_DDL)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        parse_status = {r["status"]: r["n"] for r in
+                        parsed.groupBy("status").agg(F.count("*").alias("n")).collect()}
+        python_failures = parsed.filter(~F.col("status").isin(FILM, NOT_FILM)).select(
+            F.col("status").alias("reason"), "page_id", "title", "error"
+        )
+        for reason, items in _examples(python_failures, "reason", ingest["skipped_examples"]).items():
+            skipped_examples[reason] = items
+        for reason, items in skipped_examples.items():
+            for item in items[:3]:
+                logger.warning("skipped page (%s): %r %s", reason, item.get("title"),
+                               item.get("error") or "")
+        film_pages = transforms.assign_film_ids(transforms.film_rows(parsed)).persist()
+        n_films = film_pages.count()
+        pages.unpersist()
+        timings["parse"] = time.monotonic() - timings["parse"]
+
+        # 4. Links: resolve, count, filter, number.
+        step(4, "links: resolve redirects, count films per link, assign ids")
+        occurrences = transforms.link_occurrences(
+            film_pages, resolved, link_cfg["drop_self_links"]
+        ).persist()
+        via = {r["via"]: (r["n"], r["occ"]) for r in occurrences.groupBy("via").agg(
+            F.count("*").alias("n"), F.sum("count").alias("occ")).collect()}
+        usable = occurrences.filter(F.col("via") != "broken")
+        stop_list = list(link_cfg["stop_list"])
+        if link_cfg["stop_list_file"]:
+            stop_list += [
+                line.strip() for line in Path(link_cfg["stop_list_file"]).read_text().splitlines()
+                if line.strip() and not line.startswith("#")
+            ]
+        links = transforms.build_links(
+            usable, film_pages, link_cfg["min_film_count"], stop_list
+        ).persist()
+        film_links = transforms.build_film_links(usable, links).persist()
+        films = transforms.build_films(film_pages, film_links, usable)
+        timings["links"] = time.monotonic() - timings["links"]
+
+        # 5. Pairs, then write every table aside and publish.
+        step(5, "write: film pairs and all tables, then publish")
+        tables = {
+            "films": films.orderBy("film_id").coalesce(1),
+            "links": links.orderBy("link_id").coalesce(1),
+            "film_links": film_links.repartition("film_id").sortWithinPartitions("film_id", "link_id"),
+            "redirects": redirects.select("source", "target", "hops").orderBy("source"),
+        }
+        if pair_cfg["enabled"]:
+            tables["film_pairs"] = transforms.build_film_pairs(
+                film_links, links, n_films, pair_cfg["max_link_films"], pair_cfg["min_shared"]
+            ).sortWithinPartitions("film_a", "film_b")
+        counts: dict[str, dict] = {}
+        try:
+            for name, df in tables.items():
+                path = publisher.table_path(name)
+                df.write.mode("overwrite").parquet(path)
+                rows = spark.read.parquet(path).count()
+                counts[name] = {"path": name, "rows": rows,
+                                "columns": [f.name for f in df.schema.fields]}
+                logger.info("wrote %s: %d rows", name, rows)
+        except BaseException:
+            publisher.abort()
+            raise
+        timings["write"] = time.monotonic() - timings["write"]
+
+    timings["total"] = time.monotonic() - started
+    occurrences_total = sum(v[1] for v in via.values())
+    manifest = {
+        "kind": TABLES_KIND,
+        "schema_version": SCHEMA_VERSION,
+        "id": publisher.run_id,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "code_version": _code_version(),
+        "inputs": [
+            {"path": d.path, "size_bytes": d.size, **per_file.get(_file_key(d.path), {})}
+            for d in dumps
+        ],
+        "damaged_inputs": damaged,
+        "keep_readable": ingest["keep_readable"],
+        "config": cfg.to_dict(),
+        "config_sources": cfg.sources,
+        "spark": {"version": spark.version, "master": spark.sparkContext.master,
+                  "default_parallelism": spark.sparkContext.defaultParallelism},
+        "tables": counts,
+        "pages": {
+            "read": pages_read,
+            "by_namespace": dict(sorted(by_ns.items(), key=lambda kv: int(kv[0] or -1))),
+            "redirects": redirect_pages,
+            "film_candidates": candidates,
+            "films": n_films,
+            "prefilter_rejected": parse_status.get(NOT_FILM, 0),
+            "skipped": {**jvm_skipped,
+                        **{k: v for k, v in parse_status.items() if k not in (FILM, NOT_FILM)}},
+            "skipped_examples": skipped_examples,
+        },
+        "redirects": {"pages": redirect_pages, "article_and_category": sum(redirect_status.values()),
+                      **{s: redirect_status.get(s, 0) for s in ("resolved", "loop", "too_long")}},
+        "links": {
+            "occurrences": occurrences_total,
+            "film_targets": sum(v[0] for v in via.values()),
+            "via_redirect": via.get("redirect", (0, 0))[0],
+            "to_broken_redirects": via.get("broken", (0, 0))[0],
+            "kept": counts["links"]["rows"],
+            "min_film_count": link_cfg["min_film_count"],
+            "stop_list_size": len(stop_list),
+        },
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    publisher.commit(manifest)
+    for p in (film_pages, parsed, occurrences, links, film_links, resolved):
+        p.unpersist()
+    logger.info(
+        "done in %.1f s: %d pages, %d films, %d links, %d film_links",
+        timings["total"], pages_read, n_films, counts["links"]["rows"], counts["film_links"]["rows"],
+    )
+    return manifest
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spark_jobs.parse_dump",
+        description="Read a Wikipedia XML dump (.xml, .xml.bz2, multistream or partitions) and "
+        "write the films, links, film_links, film_pairs and redirects tables.",
+    )
+    parser.add_argument("--dump", nargs="+", required=True, metavar="PATH",
+                        help="dump files, globs or folders; local paths or Hadoop URIs")
+    parser.add_argument("--out", required=True, metavar="TABLES_DIR",
+                        help="output folder (replaced atomically when the job succeeds)")
+    parser.add_argument("--config", metavar="F", help="overlay: local, test, cluster or a path")
+    parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. -p links.min_film_count=5")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    from spark_jobs.session import spark_session
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+        local = [p for p in args.dump if is_local(p)]
+        remote = [p for p in args.dump if not is_local(p)]
+        dumps = resolve_local(local)  # before Spark starts: a typo fails in a second
+        spark = spark_session(cfg)
+        dumps += resolve_hadoop(spark, remote) if remote else []
+        out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
+        run(spark, cfg, dumps, out)
+    except (ConfigError, InputError, DumpReadError, OSError) as e:
+        print(f"parse_dump: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

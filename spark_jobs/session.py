@@ -1,0 +1,56 @@
+"""The SparkSession for a job: local mode from config, or whatever spark-submit provides."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from conf import Config, read_properties, resolve_conf_path
+
+logger = logging.getLogger(__name__)
+
+
+def under_spark_submit() -> bool:
+    """True when this driver was started by spark-submit (which owns master and resources)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def spark_session(cfg: Config):
+    """Create (or join) the SparkSession; local-mode settings apply only outside spark-submit."""
+    from pyspark.sql import SparkSession
+
+    spark_cfg = cfg["spark"]
+    builder = SparkSession.builder.appName(spark_cfg["app_name"])
+    if not under_spark_submit():
+        # Python workers must be this interpreter (the virtualenv with mwparserfromhell and
+        # pyarrow), not whatever `python3` is first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.master(spark_cfg["master"])
+        if spark_cfg["properties_file"]:
+            path = resolve_conf_path(spark_cfg["properties_file"])
+            for key, value in read_properties(path).items():
+                builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(spark_cfg["log_level"])
+    # Dense ids need one total order (row_number over an unpartitioned window). The films
+    # (~150k) and kept links (<= 10^6) fit one partition; silence Spark's warning about it.
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.execution.window.WindowExec", log4j.Level.ERROR
+    )
+    logger.info("Spark %s, master %s", spark.version, spark.sparkContext.master)
+    return spark
+
+
+def apply_job_settings(spark, cfg: Config) -> None:
+    """Runtime SQL settings the job needs, whichever way the session was made."""
+    spark_cfg = cfg["spark"]
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(spark_cfg["max_partition_bytes"]))
+    # Small files (tests, partition dumps) should still split at max_partition_bytes.
+    spark.conf.set("spark.sql.files.openCostInBytes", str(min(4 * 1024 * 1024, spark_cfg["max_partition_bytes"])))
+    partitions = spark_cfg["shuffle_partitions"] or 4 * spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    spark.conf.set(
+        "spark.sql.files.ignoreCorruptFiles", "true" if cfg["ingest"]["keep_readable"] else "false"
+    )

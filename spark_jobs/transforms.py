@@ -1,0 +1,166 @@
+"""Transform: pure DataFrame -> DataFrame steps from parsed pages to the output tables.
+
+Each function states its input and output columns; none reads or writes files, so a test can
+call it with a hand-made DataFrame. Ids are assigned in a fixed order (films by page_id,
+links by film_count then title) so that a re-run gives the same tables.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from spark_jobs.wikitext import FILM, LIST_FIELDS
+
+
+def resolve_redirects(edges: DataFrame, max_hops: int) -> DataFrame:
+    """edges(source, target) -> (source, target, hops, status).
+
+    Chains are followed by pointer jumping (each round doubles the distance looked ahead), so
+    a chain of h hops needs log2(h) joins. status: `resolved` (target is the final page, at
+    most max_hops away), `too_long` (more hops than allowed), `loop` (the chain never ends: a
+    loop, or longer than the rounds could follow). Only `resolved` rows are to be used.
+    """
+    rounds = max(1, math.ceil(math.log2(max_hops))) + 1
+    current = edges.select("source", F.col("target").alias("final"), F.lit(1).alias("hops"))
+    for _ in range(rounds):
+        ahead = current.select(
+            F.col("source").alias("_via"), F.col("final").alias("_next"), F.col("hops").alias("_more")
+        )
+        current = (
+            current.join(ahead.withColumnRenamed("_via", "final"), "final", "left")
+            .select(
+                "source",
+                F.coalesce("_next", "final").alias("final"),
+                (F.col("hops") + F.coalesce("_more", F.lit(0))).alias("hops"),
+            )
+            # Materialised each round: the next round reads it twice, and the plan stays short.
+            .localCheckpoint()
+        )
+        sources = edges.select(F.col("source").alias("final"))
+        if current.join(sources, "final", "left_semi").isEmpty():
+            break
+    still_redirect = current.join(
+        edges.select(F.col("source").alias("final"), F.lit(True).alias("_src")), "final", "left"
+    )
+    status = (
+        F.when(F.col("_src").isNotNull(), F.lit("loop"))
+        .when(F.col("hops") > max_hops, F.lit("too_long"))
+        .otherwise(F.lit("resolved"))
+    )
+    return still_redirect.select(
+        "source", F.col("final").alias("target"), "hops", status.alias("status")
+    )
+
+
+def film_rows(parsed: DataFrame) -> DataFrame:
+    """parsed film pages (FILM_PAGE_SCHEMA) -> films without ids: status film, one per page_id."""
+    return parsed.filter(F.col("status") == FILM).dropDuplicates(["page_id"])
+
+
+def assign_film_ids(films: DataFrame) -> DataFrame:
+    """films(page_id, title, ...) -> the same with film_id 0..n-1 in page_id order."""
+    order = Window.orderBy("page_id")
+    return films.withColumn("film_id", (F.row_number().over(order) - 1).cast("int"))
+
+
+def link_occurrences(films: DataFrame, redirects: DataFrame, drop_self_links: bool) -> DataFrame:
+    """films(film_id, title, links) + resolved redirects -> (film_id, target, count, via).
+
+    Each raw link target is replaced by its redirect's final target; occurrences of the same
+    final target in one film are summed. `via` is `direct`, `redirect` or `broken` (a link to
+    a redirect that loops or is too long: dropped by the caller, counted in the manifest).
+    """
+    raw = films.select("film_id", "title", F.explode("links").alias("link")).select(
+        "film_id", "title", F.col("link.target").alias("raw"), F.col("link.count").alias("count")
+    )
+    finals = redirects.select(
+        F.col("source").alias("raw"), F.col("target").alias("final"), F.col("status")
+    )
+    joined = raw.join(finals, "raw", "left")
+    via = (
+        F.when(F.col("status").isNull(), F.lit("direct"))
+        .when(F.col("status") == "resolved", F.lit("redirect"))
+        .otherwise(F.lit("broken"))
+    )
+    target = F.when(F.col("status").isNull(), F.col("raw")).otherwise(F.col("final"))
+    occurrences = joined.select("film_id", "title", target.alias("target"), "count", via.alias("via"))
+    if drop_self_links:
+        occurrences = occurrences.filter(F.col("target") != F.col("title"))
+    return occurrences.groupBy("film_id", "target", "via").agg(
+        F.sum("count").cast("int").alias("count")
+    )
+
+
+def build_links(
+    film_targets: DataFrame, films: DataFrame, min_film_count: int, stop_list: list[str]
+) -> DataFrame:
+    """film_targets(film_id, target) + films(film_id, title) ->
+    links(link_id, title, film_count, film_id): targets on >= min_film_count films, not stopped.
+    """
+    counts = film_targets.groupBy("target").agg(F.countDistinct("film_id").alias("film_count"))
+    kept = counts.filter(F.col("film_count") >= min_film_count)
+    if stop_list:
+        kept = kept.filter(~F.col("target").isin(*stop_list))
+    order = Window.orderBy(F.col("film_count").desc(), F.col("target"))
+    film_titles = films.select(F.col("title").alias("target"), "film_id")
+    return (
+        kept.withColumn("link_id", (F.row_number().over(order) - 1).cast("int"))
+        .join(film_titles, "target", "left")
+        .select(
+            "link_id",
+            F.col("target").alias("title"),
+            F.col("film_count").cast("int").alias("film_count"),
+            "film_id",
+        )
+    )
+
+
+def build_film_links(occurrences: DataFrame, links: DataFrame) -> DataFrame:
+    """occurrences(film_id, target, count) + links -> film_links(film_id, link_id, count)."""
+    per_film = occurrences.groupBy("film_id", "target").agg(F.sum("count").cast("int").alias("count"))
+    return per_film.join(
+        links.select(F.col("title").alias("target"), "link_id"), "target"
+    ).select("film_id", "link_id", "count")
+
+
+def build_films(film_pages: DataFrame, film_links: DataFrame, film_targets: DataFrame) -> DataFrame:
+    """film pages with film_id -> films(film_id, page_id, title, infobox fields, n_links,
+    n_links_all): n_links counts kept links, n_links_all all distinct link targets."""
+    kept = film_links.groupBy("film_id").agg(F.count("*").cast("int").alias("n_links"))
+    every = film_targets.groupBy("film_id").agg(F.countDistinct("target").cast("int").alias("n_links_all"))
+    return (
+        film_pages.join(kept, "film_id", "left")
+        .join(every, "film_id", "left")
+        .select(
+            "film_id", "page_id", "title", "image", *LIST_FIELDS, "year", "runtime_min",
+            F.coalesce("n_links", F.lit(0)).alias("n_links"),
+            F.coalesce("n_links_all", F.lit(0)).alias("n_links_all"),
+        )
+    )
+
+
+def build_film_pairs(
+    film_links: DataFrame, links: DataFrame, n_films: int, max_link_films: int, min_shared: int
+) -> DataFrame:
+    """film_links + links -> film_pairs(film_a, film_b, shared, weight), film_a < film_b.
+
+    Only links on at most max_link_films films are used (a link on d films makes d(d-1)/2
+    pairs). weight sums the shared links' idf, ln(n_films / film_count): sharing a rare link
+    says more than sharing a common one.
+    """
+    usable = links.filter(F.col("film_count") <= max_link_films).select(
+        "link_id", F.log(F.lit(float(max(n_films, 1))) / F.col("film_count")).alias("idf")
+    )
+    members = film_links.select("film_id", "link_id").join(usable, "link_id")
+    a = members.select(F.col("link_id"), F.col("film_id").alias("film_a"), "idf")
+    b = members.select(F.col("link_id"), F.col("film_id").alias("film_b"))
+    return (
+        a.join(b, "link_id")
+        .filter(F.col("film_a") < F.col("film_b"))
+        .groupBy("film_a", "film_b")
+        .agg(F.count("*").cast("int").alias("shared"), F.sum("idf").cast("float").alias("weight"))
+        .filter(F.col("shared") >= min_shared)
+    )

@@ -1,0 +1,255 @@
+"""Executor-side parsing of one film page: XML record -> infobox fields and wikilinks.
+
+No Spark here: these functions run inside Python workers and are tested on plain strings.
+Only pages that passed the cheap JVM prefilter (an `{{Infobox film` look-alike in a
+namespace-0, non-redirect page) reach this module; the full mwparserfromhell parse decides
+whether the page really is a film and which links it has.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import mwparserfromhell
+from mwparserfromhell.nodes import Comment, HTMLEntity, Tag, Template, Text, Wikilink
+
+from spark_jobs.titles import normalize_link, normalize_title, upper_first
+
+# Page outcomes written to the manifest (the JVM side adds too_large and malformed_record).
+FILM = "film"
+NOT_FILM = "not_film"  # the prefilter matched, the full parse found no film infobox
+MALFORMED_XML = "malformed_xml"
+PARSE_ERROR = "parse_error"
+PARSE_TIMEOUT = "parse_timeout"
+
+# Infobox parameters kept on the films table, as lists of names (links first, then plain text).
+LIST_FIELDS = (
+    "director", "producer", "writer", "starring", "music", "cinematography", "editing",
+    "studio", "distributor", "country", "language",
+)
+# Older or newer names of the same infobox parameter.
+_FIELD_ALIASES = {
+    "studio": ("production companies", "production company", "production_companies"),
+    "writer": ("screenplay",),
+}
+# Templates whose parameters are list items (`{{Plainlist|* [[A]] * [[B]]}}`, `{{ubl|A|B}}`).
+_LIST_TEMPLATES = frozenset(
+    {"plainlist", "plain list", "flatlist", "ubl", "unbulleted list", "hlist", "bulleted list",
+     "collapsible list", "film name", "nowrap", "nobr", "small"}
+)
+_ITEM_SPLIT = re.compile(r"\s*(?:\n|\*|•|·|;|,|\band\b)\s*")
+_YEAR = re.compile(r"\b(18[89]\d|19\d\d|20\d\d)\b")
+_FIRST_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_YEAR_CATEGORY = re.compile(r"^Category:(18[89]\d|19\d\d|20\d\d) films$")
+
+
+@dataclass
+class FilmPage:
+    """What the parse of one prefiltered page yields; `status` says whether it is a film."""
+
+    page_id: int | None
+    title: str | None
+    status: str
+    error: str | None = None
+    links: Counter[str] = field(default_factory=Counter)
+    infobox: dict[str, object] = field(default_factory=dict)
+
+
+class ParseTimeout(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise ParseTimeout if the block runs longer than `seconds` (main thread only: SIGALRM)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise ParseTimeout(f"parse took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def template_key(name: str) -> str:
+    """A template name as MediaWiki resolves it: `template:infobox_film ` -> `Infobox film`."""
+    name = normalize_title(name)
+    if name.lower().startswith("template:"):
+        name = normalize_title(name[len("template:"):])
+    return name
+
+
+def infobox_keys(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(template_key(n) for n in names)
+
+
+def read_page_xml(record: str) -> tuple[int, str, int, bool, str]:
+    """Parse one `<page>` record (text up to, not including, `</page>`).
+
+    Returns (page_id, title, ns, is_redirect, wikitext); raises ET.ParseError or ValueError.
+    """
+    start = record.find("<page>")
+    if start < 0:
+        raise ValueError("no <page> element in record")
+    page = ET.fromstring(record[start:] + "</page>")
+    title = page.findtext("title")
+    ns = page.findtext("ns")
+    page_id = page.findtext("id")
+    if title is None or ns is None or page_id is None:
+        raise ValueError("page lacks <title>, <ns> or <id>")
+    text = page.findtext("revision/text") or ""
+    return int(page_id), title, int(ns), page.find("redirect") is not None, text
+
+
+def _find_infobox(code: mwparserfromhell.wikicode.Wikicode, keys: frozenset[str]):
+    for template in code.filter_templates(recursive=True):
+        name = "".join(str(n) for n in template.name.nodes if not isinstance(n, Comment))
+        if template_key(name) in keys:
+            return template
+    return None
+
+
+def _link_target(link: Wikilink) -> str | None:
+    title = link.title
+    if any(not isinstance(n, (Text, HTMLEntity, Comment)) for n in title.nodes):
+        return None  # `[[{{PAGENAME}}]]`, `[[{{{1}}}]]`: template residue, not a page
+    # Entities stay encoded here; normalize_link decodes them.
+    return "".join(str(n) for n in title.nodes if not isinstance(n, Comment))
+
+
+def extract_links(code, keep_categories: bool = True) -> Counter[str]:
+    """Normalised link targets of a page and how often each occurs (links in captions,
+    references and templates included; comments and <nowiki> excluded by the parser)."""
+    counts: Counter[str] = Counter()
+    for link in code.filter_wikilinks(recursive=True):
+        raw = _link_target(link)
+        if raw is None:
+            continue
+        target = normalize_link(raw, keep_categories=keep_categories)
+        if target is not None:
+            counts[target] += 1
+    return counts
+
+
+def _value_text(code) -> str:
+    """Plain text of an infobox value with links and list templates broken into lines."""
+    parts: list[str] = []
+    for node in code.nodes:
+        if isinstance(node, Text):
+            parts.append(str(node))
+        elif isinstance(node, Wikilink):
+            parts.append("\n")
+        elif isinstance(node, Template):
+            if template_key(str(node.name)).lower() in _LIST_TEMPLATES:
+                for param in node.params:
+                    if not param.showkey:
+                        parts.append("\n" + _value_text(param.value))
+        elif isinstance(node, Tag) and str(node.tag).lower() == "br":
+            parts.append("\n")
+    return "".join(parts)
+
+
+def _without_refs(code):
+    """A copy of the value without <ref>s and comments (their links are not the value)."""
+    code = mwparserfromhell.parse(str(code))
+    for node in code.filter(recursive=False, forcetype=(Tag, Comment)):
+        if isinstance(node, Comment) or str(node.tag).lower() == "ref":
+            code.remove(node)
+    return code
+
+
+def _list_value(code) -> list[str]:
+    code = _without_refs(code)
+    items: list[str] = []
+    for link in code.filter_wikilinks(recursive=True):
+        raw = _link_target(link)
+        target = normalize_link(raw, keep_categories=False) if raw else None
+        if target and target not in items:
+            items.append(target)
+    for piece in _ITEM_SPLIT.split(_value_text(code)):
+        piece = normalize_title(piece.strip(" \t'\"()[]{}:.-–"))
+        if 1 < len(piece) <= 100 and not piece.isdigit() and piece not in items:
+            items.append(piece)
+    return items
+
+
+def _year(infobox, links: Counter[str]) -> int | None:
+    if infobox.has("released"):
+        value = _without_refs(infobox.get("released").value)
+        for template in value.filter_templates(recursive=True):
+            if template_key(str(template.name)).lower() in {"film date", "start date"}:
+                positional = [str(p.value).strip() for p in template.params if not p.showkey]
+                if positional and _YEAR.fullmatch(positional[0]):
+                    return int(positional[0])
+        match = _YEAR.search(value.strip_code())
+        if match:
+            return int(match.group(1))
+    years = sorted(int(m.group(1)) for t in links if (m := _YEAR_CATEGORY.match(t)))
+    return years[0] if years else None
+
+
+def _runtime_minutes(infobox) -> int | None:
+    if not infobox.has("runtime"):
+        return None
+    match = _FIRST_NUMBER.search(str(_without_refs(infobox.get("runtime").value)))
+    return round(float(match.group())) if match else None
+
+
+def infobox_fields(infobox, links: Counter[str]) -> dict[str, object]:
+    """The infobox fields worth keeping: image, people and places as lists, year, runtime."""
+    fields: dict[str, object] = {name: [] for name in LIST_FIELDS}
+    for name in LIST_FIELDS:
+        for param in (name, *_FIELD_ALIASES.get(name, ())):
+            if infobox.has(param):
+                fields[name] = _list_value(infobox.get(param).value)
+                break
+    image = ""
+    if infobox.has("image"):
+        image = _without_refs(infobox.get("image").value).strip_code().strip()
+        image = re.sub(r"^(?:file|image)\s*:\s*", "", image, flags=re.I)
+        image = upper_first(image.replace("_", " "))
+    fields["image"] = image or None
+    fields["year"] = _year(infobox, links)
+    fields["runtime_min"] = _runtime_minutes(infobox)
+    return fields
+
+
+def parse_film_record(
+    record: str,
+    keys: frozenset[str],
+    keep_categories: bool = True,
+    timeout_s: float = 60.0,
+    fallback_title: str | None = None,
+) -> FilmPage:
+    """Full parse of one prefiltered page record. Never raises: failures come back as a status."""
+    try:
+        page_id, title, _ns, _redirect, text = read_page_xml(record)
+    except (ET.ParseError, ValueError) as e:
+        return FilmPage(None, fallback_title, MALFORMED_XML, f"{type(e).__name__}: {e}")
+    try:
+        with time_limit(timeout_s):
+            code = mwparserfromhell.parse(text, skip_style_tags=True)
+            infobox = _find_infobox(code, keys)
+            if infobox is None:
+                return FilmPage(page_id, title, NOT_FILM)
+            links = extract_links(code, keep_categories=keep_categories)
+            fields = infobox_fields(infobox, links)
+    except ParseTimeout as e:
+        return FilmPage(page_id, title, PARSE_TIMEOUT, str(e))
+    except (RecursionError, MemoryError, Exception) as e:  # noqa: BLE001 - a bad page is data
+        return FilmPage(page_id, title, PARSE_ERROR, f"{type(e).__name__}: {e}"[:500])
+    return FilmPage(page_id, title, FILM, links=links, infobox=fields)
