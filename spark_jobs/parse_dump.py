@@ -146,7 +146,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
                 continue
             f["pages"] += r["n"]
             pages_read += r["n"]
-            by_ns[str(r["ns"])] = by_ns.get(str(r["ns"]), 0) + r["n"]
+            ns = "unknown" if r["ns"] is None else str(r["ns"])
+            by_ns[ns] = by_ns.get(ns, 0) + r["n"]
             redirect_pages += r["n"] if r["redirect"] else 0
             candidates += r["n"] if r["is_candidate"] else 0
             if r["jvm_status"]:
@@ -270,7 +271,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         "tables": counts,
         "pages": {
             "read": pages_read,
-            "by_namespace": dict(sorted(by_ns.items(), key=lambda kv: int(kv[0] or -1))),
+            "by_namespace": dict(sorted(by_ns.items(), key=lambda kv: (not kv[0].lstrip("-").isdigit(),
+                                                                      int(kv[0]) if kv[0].lstrip("-").isdigit() else 0))),
             "redirects": redirect_pages,
             "film_candidates": candidates,
             "films": n_films,

@@ -66,6 +66,8 @@ def header(wiki: str = "enwiki") -> str:
 
 
 FOOTER = "</mediawiki>\n"
+# The exporter escapes quotes in element text too (htmlspecialchars).
+_TEXT_ENTITIES = {'"': "&quot;"}
 
 
 def _sha1_base36(data: bytes) -> str:
@@ -94,7 +96,7 @@ def page_xml(title: str, ns: int, page_id: int, text: str, redirect: str | None 
         f"      <comment>copyedit</comment>\n      <origin>{rev}</origin>\n"
         "      <model>wikitext</model>\n      <format>text/x-wiki</format>\n"
         f'      <text bytes="{len(raw)}" sha1="{_sha1_base36(raw)}" xml:space="preserve">'
-        f"{escape(text)}</text>\n      <sha1>{_sha1_base36(raw)}</sha1>\n"
+        f"{escape(text, _TEXT_ENTITIES)}</text>\n      <sha1>{_sha1_base36(raw)}</sha1>\n"
         "    </revision>\n  </page>\n"
     )
 

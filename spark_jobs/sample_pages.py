@@ -288,7 +288,8 @@ def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
     truth.redirect_loops = [loop_a, loop_b]
 
     share_r, share_o = cfg["redirect_share"], cfg["other_namespace_share"]
-    total = int(n_articles / max(0.05, 1 - share_r - share_o))
+    articles = sum(1 for p in pages if p.redirect is None)
+    total = int(articles / max(0.05, 1 - share_r - share_o))
     n_redirects = int(total * share_r)
     article_titles = [p.title for p in pages if p.redirect is None]
     counter = len(pages) - len(article_titles)  # redirects so far

@@ -1,0 +1,230 @@
+"""The ingestion job end to end on hand-written, generated and real dumps."""
+
+from __future__ import annotations
+
+import bz2
+import json
+import random
+import string
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conf import load_config
+from spark_jobs.inputs import InputError, resolve_local
+from spark_jobs.parse_dump import DumpReadError, main, run
+from spark_jobs.publish import UnfinishedOutputError, read_manifest
+from spark_jobs.sample_dump import FOOTER, generate, header, page_xml
+from tests.conftest import write_dump
+
+
+def table(out: Path, name: str) -> list[dict]:
+    return pq.read_table(out / name).to_pylist()
+
+
+def job(spark, dump_paths, out: Path, *overrides: str) -> dict:
+    cfg = load_config("test", list(overrides))
+    return run(spark, cfg, resolve_local([str(p) for p in dump_paths]), str(out))
+
+
+def film(title: str, links: str, director: str = "Ann Lee", extra: str = "") -> str:
+    return (f"{{{{Infobox film\n| name = {title}\n| director = [[{director}]]\n"
+            f"| released = {{{{Film date|1999|1|1}}}}\n}}}}\n'''{title}''' {links}\n{extra}")
+
+
+HAND_PAGES = [
+    ("Alpha", 0, 10, film("Alpha", "[[Space]] [[space]] [[Robots]] [[Beta (movie)|the sequel]] [[Gamma]] [[Loop A]]")),
+    ("Beta", 0, 11, film("Beta", "[[Space#History]] [[Robot]] [[Alpha]] [[Gamma]] [[Category:1999 films]]")),
+    ("Gamma", 0, 12, film("Gamma", "[[Space]] [[Robots]] [[Alpha]] [[Beta]] [[Category:1999_films]]",
+                          director="Bo Chan")),
+    ("Delta", 0, 13, film("Delta", "[[Space]] [[Alpha]] [[Category:1999 films]] [[File:X.jpg|thumb|[[Robots]]]]")),
+    ("Space", 0, 20, "Outer space. [[Alpha]]"),
+    ("Robots", 0, 21, "Machines."),
+    ("Robot", 0, 22, "#REDIRECT [[Robots]]", "Robots"),
+    ("Beta (movie)", 0, 23, "#REDIRECT [[Beta]]", "Beta"),
+    ("Loop A", 0, 24, "#REDIRECT [[Loop B]]", "Loop B"),
+    ("Loop B", 0, 25, "#REDIRECT [[Loop A]]", "Loop A"),
+    ("Talk:Alpha", 1, 30, film("Talk", "[[Space]]")),
+    ("Template:Infobox film", 10, 31, "{{Infobox film/doc}} usage: {{Infobox film | name = }}"),
+    ("Essay", 0, 32, "<!-- {{Infobox film}} --> [[Space]]"),
+]
+
+
+@pytest.fixture(scope="module")
+def hand_tables(spark, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hand")
+    dump = write_dump(tmp / "hand.xml.bz2", HAND_PAGES)
+    out = tmp / "tables"
+    manifest = job(spark, [dump], out, "links.min_film_count=2", "pairs.min_shared=1")
+    return out, manifest
+
+
+def test_hand_written_films_and_ids(hand_tables):
+    out, _ = hand_tables
+    films = table(out, "films")
+    assert [(f["film_id"], f["page_id"], f["title"]) for f in films] == [
+        (0, 10, "Alpha"), (1, 11, "Beta"), (2, 12, "Gamma"), (3, 13, "Delta")
+    ]
+    assert films[2]["director"] == ["Bo Chan"] and films[0]["year"] == 1999
+
+
+def test_hand_written_links_resolved_counted_and_numbered(hand_tables):
+    out, _ = hand_tables
+    links = {l["title"]: (l["film_count"], l["film_id"]) for l in table(out, "links")}
+    # Robot -> Robots and Beta (movie) -> Beta through redirects; Loop A is broken and dropped;
+    # [[Category:1999_films]] and [[Category:1999 films]] are one link; min_film_count=2.
+    assert links == {
+        "Space": (4, None), "Robots": (4, None), "Alpha": (3, 0), "Gamma": (2, 2),
+        "Beta": (2, 1), "Category:1999 films": (3, None), "Ann Lee": (3, None),
+    }
+    ids = [l["link_id"] for l in table(out, "links")]
+    assert sorted(ids) == list(range(len(ids)))
+    title_of = {l["link_id"]: l["title"] for l in table(out, "links")}
+    alpha = {title_of[r["link_id"]]: r["count"] for r in table(out, "film_links") if r["film_id"] == 0}
+    assert alpha == {"Space": 2, "Robots": 1, "Beta": 1, "Gamma": 1, "Ann Lee": 1}
+
+
+def test_hand_written_pairs_and_redirects(hand_tables):
+    out, _ = hand_tables
+    pairs = {(p["film_a"], p["film_b"]): p["shared"] for p in table(out, "film_pairs")}
+    assert all(a < b for a, b in pairs)
+    # Alpha and Beta share Space, Robots, Gamma, Ann Lee.
+    assert pairs[(0, 1)] == 4
+    redirects = {(r["source"], r["target"]) for r in table(out, "redirects")}
+    assert redirects == {("Robot", "Robots"), ("Beta (movie)", "Beta")}
+
+
+def test_hand_written_manifest_counts(hand_tables):
+    out, manifest = hand_tables
+    assert read_manifest(str(out))["id"] == manifest["id"]
+    pages = manifest["pages"]
+    assert pages["read"] == len(HAND_PAGES) and pages["films"] == 4 and pages["redirects"] == 4
+    assert pages["film_candidates"] == 5 and pages["prefilter_rejected"] == 1  # the Essay
+    assert pages["by_namespace"] == {"0": 11, "1": 1, "10": 1}
+    assert manifest["redirects"]["loop"] == 2 and manifest["links"]["to_broken_redirects"] == 1
+    assert manifest["tables"]["films"]["rows"] == 4
+    assert manifest["inputs"][0]["complete"] is True and manifest["damaged_inputs"] == []
+
+
+def test_bad_pages_are_counted_and_skipped(spark, tmp_path):
+    huge = film("Huge", "[[Space]] " + "x" * 6_000_000)
+    pages = [p[:4] + ((p[4],) if len(p) > 4 else ()) for p in HAND_PAGES[:4]]
+    pages.append(("Huge", 0, 40, huge))
+    xml = (tmp_path / "x.xml")
+    write_dump(xml, pages, compress=False)
+    # A page whose XML is broken inside the record (an unescaped < in its text).
+    text = xml.read_text().replace(
+        "</mediawiki>",
+        "  <page>\n    <title>Broken</title>\n    <ns>0</ns>\n    <id>41</id>\n    <revision>"
+        "<text>{{Infobox film}} a < b & c</text></revision>\n  </page>\n"
+        "  <page>\n    <title>Headless</title>\n    <revision><text>x</text></revision>\n  </page>\n"
+        "</mediawiki>",
+    )
+    xml.write_text(text)
+    manifest = job(spark, [xml], tmp_path / "t")
+    skipped = manifest["pages"]["skipped"]
+    assert skipped == {"too_large": 1, "malformed_xml": 1, "malformed_record": 1}
+    assert manifest["pages"]["films"] == 4
+    examples = manifest["pages"]["skipped_examples"]
+    assert examples["too_large"][0]["title"] == "Huge"
+    assert examples["malformed_xml"][0]["title"] == "Broken"
+
+
+def test_every_page_read_once_with_tiny_splits(spark, tmp_path):
+    """A multi-block .bz2 cut into ~32 KB splits: no page lost or read twice at a boundary."""
+    rng = random.Random(5)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(5000)]
+    pages = [(f"Page {i}", 0, 1000 + i, " ".join(rng.choices(words, k=rng.randint(20, 300))))
+             for i in range(3000)]
+    xml = header() + "".join(page_xml(*p) for p in pages) + FOOTER
+    dump = tmp_path / "blocks.xml.bz2"
+    dump.write_bytes(bz2.compress(xml.encode(), 1))  # 100 kB blocks: ~40 of them
+    assert dump.stat().st_size > 16 * 32 * 1024
+    from pyspark.sql import functions as F
+
+    from spark_jobs.extract import page_projection, read_page_records
+    from spark_jobs.session import apply_job_settings
+
+    apply_job_settings(spark, load_config("test", ["spark.max_partition_bytes=32768"]))
+    try:
+        records = read_page_records(spark, [str(dump)])
+        assert records.rdd.getNumPartitions() >= 8
+        got = page_projection(records, ["Infobox film"], 10**7).filter("is_page").agg(
+            F.count("*").alias("n"), F.countDistinct("page_id").alias("d"), F.sum("page_id").alias("s")
+        ).first()
+    finally:
+        apply_job_settings(spark, load_config("test"))
+    assert (got["n"], got["d"], got["s"]) == (3000, 3000, sum(1000 + i for i in range(3000)))
+
+
+@pytest.mark.slow
+def test_generated_dump_matches_planted_truth(spark, tmp_path):
+    summary = generate(tmp_path / "dump", 60, 11, "parts", dict(load_config("test")["sample"]), parts=3)
+    truth = json.load(open(summary["truth"]))
+    out = tmp_path / "tables"
+    manifest = job(spark, [str(tmp_path / "dump")], out, "spark.max_partition_bytes=65536")
+    films = {f["title"]: f for f in table(out, "films")}
+    assert set(films) == set(truth["films"])
+    assert manifest["pages"]["read"] == summary["pages"]
+    assert manifest["pages"]["redirects"] == summary["redirects"]
+    assert set(truth["traps"]).isdisjoint(films)
+    # Links of every film: the planted targets that made the min-count cut.
+    kept = {l["link_id"]: l["title"] for l in table(out, "links")}
+    counts: dict[str, int] = {}
+    for f in truth["films"].values():
+        for t in f["links"]:
+            counts[t] = counts.get(t, 0) + 1
+    by_film: dict[int, dict[str, int]] = {}
+    for r in table(out, "film_links"):
+        by_film.setdefault(r["film_id"], {})[kept[r["link_id"]]] = r["count"]
+    for title, f in truth["films"].items():
+        expected = {t: c for t, c in f["links"].items() if counts[t] >= 3 and t != title}
+        assert by_film.get(films[title]["film_id"], {}) == expected, title
+        assert films[title]["director"][0] == f["director"]
+    # Re-running replaces the output (new id, same tables).
+    again = job(spark, [str(tmp_path / "dump")], out)
+    assert again["id"] != manifest["id"] and read_manifest(str(out))["id"] == again["id"]
+    assert table(out, "film_links") == pq.read_table(out / "film_links").to_pylist()
+    assert not list(tmp_path.glob("tables.__*"))
+
+
+def test_corrupt_bz2_stops_with_the_file_name(spark, tmp_path):
+    good = write_dump(tmp_path / "good.xml.bz2", [(f"P{i}", 0, i, "x " * 3000 + str(i)) for i in range(1, 400)])
+    data = bytearray(good.read_bytes())
+    truncated = tmp_path / "truncated.xml.bz2"
+    truncated.write_bytes(bytes(data[: len(data) * 2 // 3]))
+    with pytest.raises(DumpReadError, match="truncated.xml.bz2.*download it again"):
+        job(spark, [truncated], tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+    manifest = job(spark, [good, truncated], tmp_path / "t2", "ingest.keep_readable=true")
+    assert manifest["damaged_inputs"] == [str(truncated)]
+    assert 399 < manifest["pages"]["read"] < 2 * 399
+
+
+def test_missing_or_empty_input_fails_before_spark(tmp_path, capsys):
+    assert main(["--dump", str(tmp_path / "nope.xml.bz2"), "--out", str(tmp_path / "o")]) == 2
+    assert "dump not found" in capsys.readouterr().err
+    (tmp_path / "empty.xml").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        resolve_local([str(tmp_path / "empty.xml")])
+    assert main(["--dump", str(tmp_path / "empty.xml"), "--out", "o", "-p", "links.x=1"]) == 2
+
+
+def test_folder_without_manifest_is_refused(tmp_path):
+    (tmp_path / "films").mkdir()
+    with pytest.raises(UnfinishedOutputError, match="no manifest.json"):
+        read_manifest(str(tmp_path))
+
+
+@pytest.mark.real_dump
+def test_real_fragments(spark, shared_wiki, tmp_path):
+    manifest = job(spark, [shared_wiki / "enwiki-2016-sample-206pages.xml.bz2"], tmp_path / "a")
+    assert manifest["pages"]["read"] == 206 and manifest["pages"]["redirects"] == 100
+    assert [f["title"] for f in table(tmp_path / "a", "films")] == ["Actrius"]
+    others = [shared_wiki / n for n in ("enwiki-3pages.xml.bz2", "enwiki-11pages-namespaces.xml",
+                                        "enwiki-5pages-tables.xml.bz2")]
+    manifest = job(spark, others, tmp_path / "b")
+    assert manifest["pages"]["read"] == 3 + 11 + 5 and manifest["pages"]["films"] == 0
+    assert manifest["pages"]["redirects"] == 1 + 4
+    assert sum(manifest["pages"]["skipped"].values()) == 0

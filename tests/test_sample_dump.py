@@ -1,0 +1,54 @@
+import bz2
+import json
+
+import pytest
+
+from conf import load_config
+from spark_jobs.sample_dump import generate
+
+
+@pytest.fixture(scope="module")
+def sample_cfg():
+    return dict(load_config("test")["sample"])
+
+
+def test_same_seed_same_dump(tmp_path, sample_cfg):
+    a = generate(tmp_path / "a", 12, 3, "xml", sample_cfg)
+    b = generate(tmp_path / "b", 12, 3, "xml", sample_cfg)
+    c = generate(tmp_path / "c", 12, 4, "xml", sample_cfg)
+    read = lambda s: open(s["files"][0], "rb").read()  # noqa: E731
+    assert read(a) == read(b) and read(a) != read(c)
+
+
+def test_multistream_index_points_at_each_stream(tmp_path, sample_cfg):
+    summary = generate(tmp_path, 10, 1, "multistream", sample_cfg)
+    dump, index = (open(f, "rb").read() for f in summary["files"])
+    lines = bz2.decompress(index).decode().splitlines()
+    assert len(lines) == summary["pages"]
+    offset, page_id, title = lines[150].split(":", 2)
+    stream = bz2.BZ2Decompressor().decompress(dump[int(offset):])
+    assert f"<id>{page_id}</id>".encode() in stream and title.encode("utf-8") in stream
+
+
+def test_parts_are_complete_documents_named_like_the_real_ones(tmp_path, sample_cfg):
+    summary = generate(tmp_path, 10, 1, "parts", sample_cfg, parts=3)
+    names = [f.rsplit("/", 1)[1] for f in summary["files"]]
+    assert len(names) == 3 and all(n.startswith("enwiki-20261101-pages-articles") for n in names)
+    assert all(".xml-p" in n and n.endswith(".bz2") for n in names)
+    for f in summary["files"]:
+        text = bz2.open(f, "rt").read()
+        assert text.startswith("<mediawiki") and text.rstrip().endswith("</mediawiki>")
+
+
+def test_realistic_mix_and_truth(tmp_path, sample_cfg):
+    summary = generate(tmp_path, 30, 2, "xml", sample_cfg)
+    truth = json.load(open(summary["truth"]))
+    assert len(truth["films"]) == 30 and summary["films"] == 30
+    assert 0.35 < summary["redirects"] / summary["pages"] < 0.55
+    assert summary["other_namespaces"] > 0
+    assert any(len(f["films"]) >= 2 for f in truth["franchises"])
+    text = open(summary["files"][0], encoding="utf-8").read()
+    for needle in ("{{Infobox film", "{{Plainlist", "[[File:", "&lt;ref", "[[Category:",
+                   "&lt;!--", "#REDIRECT", "<redirect title=", "<ns>10</ns>", "<ns>1</ns>",
+                   "{| class=&quot;wikitable&quot;", "&amp;amp;"):
+        assert needle in text, needle

@@ -1,0 +1,69 @@
+"""Transforms on hand-made DataFrames (no dump involved)."""
+
+import math
+
+import pytest
+
+from spark_jobs import extract, transforms
+
+
+def rows(df, *cols):
+    return sorted(tuple(r[c] for c in cols) for r in df.collect())
+
+
+def test_redirect_chains_loops_and_limits(spark):
+    edges = spark.createDataFrame(
+        [("A", "B"), ("B", "C"), ("C", "D"),  # chain of 3 to D
+         ("E", "F"), ("F", "E"),  # loop
+         ("G", "G"),  # self loop
+         ("H", "Film")],
+        "source string, target string",
+    )
+    got = rows(transforms.resolve_redirects(edges, max_hops=16), "source", "target", "hops", "status")
+    resolved = {(s, t, h) for s, t, h, st in got if st == "resolved"}
+    assert resolved == {("A", "D", 3), ("B", "D", 2), ("C", "D", 1), ("H", "Film", 1)}
+    assert {s for s, _, _, st in got if st == "loop"} == {"E", "F", "G"}
+    short = rows(transforms.resolve_redirects(edges, max_hops=2), "source", "status")
+    assert ("A", "too_long") in short and ("B", "resolved") in short
+
+
+def test_links_min_count_stop_list_and_film_ids(spark):
+    films = spark.createDataFrame([(0, "Alien"), (1, "Aliens"), (2, "Heat")], "film_id int, title string")
+    targets = spark.createDataFrame(
+        [(0, "Space"), (1, "Space"), (2, "Space"), (0, "Aliens"), (1, "Aliens"), (2, "Aliens"),
+         (0, "United States"), (1, "United States"), (2, "United States"), (0, "Rare"), (1, "Rare")],
+        "film_id int, target string",
+    )
+    links = transforms.build_links(targets, films, min_film_count=3, stop_list=["United States"])
+    assert rows(links, "link_id", "title", "film_count", "film_id") == [
+        (0, "Aliens", 3, 1), (1, "Space", 3, None)
+    ]
+
+
+def test_film_pairs_cap_and_min_shared(spark):
+    film_links = spark.createDataFrame(
+        [(0, 0, 1), (1, 0, 1), (2, 0, 1), (0, 1, 1), (1, 1, 1), (0, 2, 1), (2, 2, 1)],
+        "film_id int, link_id int, count int",
+    )
+    links = spark.createDataFrame(
+        [(0, "Everywhere", 3), (1, "Pair", 2), (2, "Other", 2)],
+        "link_id int, title string, film_count int",
+    )
+    capped = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=2, min_shared=1)
+    assert rows(capped, "film_a", "film_b", "shared") == [(0, 1, 1), (0, 2, 1)]
+    both = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=5, min_shared=2)
+    assert rows(both, "film_a", "film_b", "shared") == [(0, 1, 2), (0, 2, 2)]
+    weight = both.filter("film_b = 1").first()["weight"]
+    assert weight == pytest.approx(math.log(10 / 3) + math.log(10 / 2), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text, matches",
+    [("{{Infobox film", True), ("{{ infobox_Film\n", True), ("{{Template:Infobox  movie|", True),
+     ("{{Infobox film/doc}}", True), ("{{Infobox filmmaker", False), ("{{Infobox book", False),
+     ("{{Infobox television", False)],
+)
+def test_prefilter_pattern(spark, text, matches):
+    pattern = extract.prefilter_pattern(["Infobox film", "Infobox movie"])
+    df = spark.createDataFrame([(text,)], "value string")
+    assert df.select(df.value.rlike(pattern).alias("m")).first()["m"] is matches

@@ -1,0 +1,161 @@
+import bz2
+
+import pyarrow as pa
+import pytest
+
+from spark_jobs.film_pages import FILM_PAGE_SCHEMA, parse_film_batches
+from spark_jobs.sample_dump import page_xml
+from spark_jobs.wikitext import (
+    FILM, MALFORMED_XML, NOT_FILM, PARSE_TIMEOUT, infobox_keys, parse_film_record, time_limit,
+    ParseTimeout,
+)
+
+KEYS = infobox_keys(["Infobox film", "Infobox movie", "Infobox Film"])
+
+FILM_TEXT = """{{Short description|1977 film}}
+<!-- a comment with [[Hidden link]] -->
+{{ infobox_Film
+| name = Star Wars
+| image = Star_Wars_poster.jpg
+| director = [[george Lucas]]
+| starring = {{Plainlist|
+* [[Mark Hamill]]
+* [[Harrison_Ford|Ford]]
+* Carrie Fisher
+}}
+| country = United States
+| language = English<ref>{{cite web|work=[[Variety (magazine)|Variety]]}}</ref>
+| released = {{Film date|df=yes|1977|5|25|[[Los Angeles]]}}
+| runtime = 121 minutes
+}}
+'''''Star Wars''''' is a [[space opera]] film by [[George Lucas#Career|Lucas]] set in a
+[[Galaxy|galaxy]] with [[star Wars (franchise)|sequels]] &amp; [[AT&amp;T]].
+[[File:Falcon.jpg|thumb|The [[Millennium Falcon]] in [[Tunisia]]]]
+<nowiki>[[Not a link]]</nowiki> {{Main|Production of Star Wars}}
+{| class="wikitable"
+| [[Academy Awards]] || [[Academy Award for Best Sound|Best Sound]]
+|}
+[[Category:1977 films]]
+[[Category:American_space_opera_films]]
+[[:Category:Lucasfilm films]]
+[[fr:La Guerre des étoiles]]
+[[Special:BookSources/123]]
+[[{{{1}}}]]
+"""
+
+
+def record(text: str, title: str = "Star Wars", page_id: int = 42, ns: int = 0) -> str:
+    """A record as Spark hands it over: the page XML without its closing </page>."""
+    return page_xml(title, ns, page_id, text).rsplit("</page>", 1)[0]
+
+
+def test_film_page_links_are_exact():
+    page = parse_film_record(record(FILM_TEXT), KEYS)
+    assert page.status == FILM and page.page_id == 42 and page.title == "Star Wars"
+    assert dict(page.links) == {
+        "George Lucas": 2,
+        "Mark Hamill": 1,
+        "Harrison Ford": 1,
+        "Variety (magazine)": 1,
+        "Los Angeles": 1,
+        "Space opera": 1,
+        "Galaxy": 1,
+        "Star Wars (franchise)": 1,
+        "AT&T": 1,
+        "Millennium Falcon": 1,
+        "Tunisia": 1,
+        "Academy Awards": 1,
+        "Academy Award for Best Sound": 1,
+        "Category:1977 films": 1,
+        "Category:American space opera films": 1,
+        "Category:Lucasfilm films": 1,
+    }
+
+
+def test_film_infobox_fields():
+    fields = parse_film_record(record(FILM_TEXT), KEYS).infobox
+    assert fields["director"] == ["George Lucas"]
+    assert fields["starring"] == ["Mark Hamill", "Harrison Ford", "Carrie Fisher"]
+    assert fields["country"] == ["United States"]
+    assert fields["language"] == ["English"]  # the <ref>'s link is not a language
+    assert fields["year"] == 1977 and fields["runtime_min"] == 121
+    assert fields["image"] == "Star Wars poster.jpg"
+
+
+def test_categories_off():
+    page = parse_film_record(record(FILM_TEXT), KEYS, keep_categories=False)
+    assert not [t for t in page.links if t.startswith("Category:")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<!-- {{Infobox film}} -->\nAn essay.",
+        "Write <nowiki>{{Infobox film}}</nowiki> at the top.",
+        "{{Infobox television\n| name = x\n}}",
+        "{{tl|Infobox film}}",
+    ],
+)
+def test_prefilter_false_positives_are_not_films(text):
+    assert parse_film_record(record(text), KEYS).status == NOT_FILM
+
+
+@pytest.mark.parametrize("name", ["Infobox film", "infobox film", "Infobox_film", " Infobox  film ",
+                                  "Template:Infobox film", "Infobox movie", "Infobox Film"])
+def test_infobox_name_variants_are_films(name):
+    assert parse_film_record(record(f"{{{{{name}\n| director = [[X]]\n}}}}"), KEYS).status == FILM
+
+
+def test_malformed_xml_is_a_status_not_an_exception():
+    bad = "<page>\n<title>Broken</title><ns>0</ns><id>7</id><revision><text>{{Infobox film}} <b>"
+    page = parse_film_record(bad, KEYS, fallback_title="Broken")
+    assert page.status == MALFORMED_XML and page.title == "Broken" and "ParseError" in page.error
+
+
+def test_pathological_nesting_is_parsed_or_reported():
+    deep = "{{Infobox film\n| director = " + "{{x|" * 5000 + "[[Deep]]" + "}}" * 5000 + "\n}}"
+    page = parse_film_record(record(deep), KEYS)
+    assert page.status in (FILM, "parse_error")
+
+
+def test_time_limit_interrupts_slow_work():
+    with pytest.raises(ParseTimeout):
+        with time_limit(0.05):
+            while True:
+                pass
+
+
+def test_parse_timeout_status(monkeypatch):
+    import spark_jobs.wikitext as wt
+
+    def slow(*args, **kwargs):
+        while True:
+            pass
+
+    monkeypatch.setattr(wt.mwparserfromhell, "parse", slow)
+    assert parse_film_record(record(FILM_TEXT), KEYS, timeout_s=0.05).status == PARSE_TIMEOUT
+
+
+def test_arrow_batches_round_trip():
+    batch = pa.RecordBatch.from_pydict(
+        {"record": [record(FILM_TEXT), record("plain"), "<page><title>x"],
+         "title": ["Star Wars", "Plain", "x"]}
+    )
+    out = list(parse_film_batches(iter([batch]), ["Infobox film", "Infobox Film"], True, 10.0))
+    assert out[0].schema == FILM_PAGE_SCHEMA
+    rows = out[0].to_pylist()
+    assert [r["status"] for r in rows] == [FILM, NOT_FILM, MALFORMED_XML]
+    assert {"target": "Tunisia", "count": 1} in rows[0]["links"]
+    assert rows[0]["year"] == 1977 and rows[1]["links"] == []
+
+
+@pytest.mark.real_dump
+def test_real_article_actrius(shared_wiki):
+    data = bz2.open(shared_wiki / "enwiki-2016-sample-206pages.xml.bz2", "rt").read()
+    rec = next(r for r in data.split("</page>") if "<title>Actrius</title>" in r)
+    page = parse_film_record(rec, KEYS)
+    assert page.status == FILM and page.page_id == 330
+    assert page.infobox["director"] == ["Ventura Pons"]
+    assert page.infobox["starring"] == ["Núria Espert", "Rosa Maria Sardà", "Anna Lizaran", "Mercè Pons"]
+    assert page.infobox["year"] == 1997 and page.infobox["runtime_min"] == 100
+    assert page.links["Ventura Pons"] == 3 and "Category:1997 films" in page.links
