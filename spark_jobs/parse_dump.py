@@ -20,13 +20,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-if __package__ in (None, ""):
-    # Started as a script (spark-submit spark_jobs/parse_dump.py): this folder is first on
-    # sys.path; the packages come from --py-files or the folder above.
-    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-
-from conf import Config, ConfigError, load_config  # noqa: E402
-from spark_jobs.inputs import DumpFile, InputError, is_local, resolve_hadoop, resolve_local  # noqa: E402
+# Under spark-submit this file runs as a script: `conf` and `spark_jobs` are imported from
+# the --py-files zip (make zip), which also reaches the executors.
+from conf import Config, ConfigError, load_config
+from spark_jobs.inputs import DumpFile, InputError, is_local, resolve_hadoop, resolve_local
 
 logger = logging.getLogger("spark_jobs.parse_dump")
 
@@ -221,7 +218,9 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             usable, film_pages, link_cfg["min_film_count"], stop_list
         ).persist()
         film_links = transforms.build_film_links(usable, links).persist()
-        films = transforms.build_films(film_pages, film_links, usable)
+        films = transforms.build_films(
+            transforms.resolve_infobox_names(film_pages, resolved), film_links, usable
+        )
         timings["links"] = time.monotonic() - timings["links"]
 
         # 5. Pairs, then write every table aside and publish.

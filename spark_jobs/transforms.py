@@ -66,6 +66,45 @@ def assign_film_ids(films: DataFrame) -> DataFrame:
     return films.withColumn("film_id", (F.row_number().over(order) - 1).cast("int"))
 
 
+def resolve_infobox_names(films: DataFrame, redirects: DataFrame) -> DataFrame:
+    """films with LIST_FIELDS -> the same, each name replaced by its redirect's final page.
+
+    `director = [[G. Lucas]]` becomes "George Lucas" when "G. Lucas" redirects there, so the
+    names match the links table. One join for all fields: explode, resolve, regroup in order.
+    """
+    fields = F.array(*[
+        F.struct(F.lit(name).alias("field"), F.col(name).alias("names")) for name in LIST_FIELDS
+    ])
+    exploded = (
+        films.select("film_id", F.explode(fields).alias("f"))
+        .select("film_id", "f.field", F.posexplode("f.names").alias("pos", "name"))
+    )
+    finals = redirects.filter(F.col("status") == "resolved").select(
+        F.col("source").alias("name"), F.col("target").alias("final")
+    )
+    resolved = (
+        exploded.join(finals, "name", "left")
+        .select("film_id", "field", "pos", F.coalesce("final", "name").alias("name"))
+        .groupBy("film_id")
+        .agg(F.map_from_entries(F.collect_list(F.struct(
+            F.concat_ws("\u0000", "field", F.format_string("%05d", "pos")), "name"
+        ))).alias("_names"))
+    )
+    out = films.join(resolved, "film_id", "left")
+    for name in LIST_FIELDS:
+        # (F.filter passes an index to two-argument lambdas: bind the prefix outside.)
+        keys = F.filter(F.map_keys("_names"), _starts_with(name + "\u0000"))
+        ordered = F.transform(F.array_sort(keys), lambda k: F.col("_names")[k])
+        out = out.withColumn(
+            name, F.when(F.col("_names").isNull(), F.col(name)).otherwise(F.array_distinct(ordered))
+        )
+    return out.drop("_names")
+
+
+def _starts_with(prefix: str):
+    return lambda key: key.startswith(prefix)
+
+
 def link_occurrences(films: DataFrame, redirects: DataFrame, drop_self_links: bool) -> DataFrame:
     """films(film_id, title, links) + resolved redirects -> (film_id, target, count, via).
 
