@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
-from importlib import resources
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

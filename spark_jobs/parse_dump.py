@@ -89,9 +89,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     from spark_jobs.film_pages import FILM_PAGE_DDL, parse_film_batches
     from spark_jobs.progress import StageProgress
     from spark_jobs.publish import SCHEMA_VERSION, TABLES_KIND, OutputPublisher
-    from spark_jobs.wikitext import FILM, NOT_FILM
-
     from spark_jobs.session import apply_job_settings
+    from spark_jobs.wikitext import FILM, NOT_FILM
 
     apply_job_settings(spark, cfg)
     ingest, link_cfg, pair_cfg = cfg["ingest"], cfg["links"], cfg["pairs"]

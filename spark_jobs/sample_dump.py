@@ -16,7 +16,6 @@ enwiki-DATE-truth.json beside them.
 from __future__ import annotations
 
 import argparse
-import base64
 import bz2
 import hashlib
 import json

@@ -8,7 +8,6 @@ the planted franchises, genres and decades.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from spark_jobs.sample_world import COUNTRIES, GENRES, INFOBOX_VARIANTS, Film, World
