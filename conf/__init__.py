@@ -33,9 +33,6 @@ class Config(dict):
 
     sources: list[str]
 
-    def section(self, name: str) -> dict[str, Any]:
-        return self[name]
-
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(dict(self))
 

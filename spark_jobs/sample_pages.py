@@ -177,14 +177,14 @@ class FilmArticle:
         return "\n\n".join(parts) + "\n"
 
 
-def _article(world: World, rng: random.Random, title: str, links: list[str], infobox: str = "") -> str:
+def _article(world: World, rng: random.Random, title: str, links: list[str]) -> str:
     size = int(min(150_000, max(800, rng.lognormvariate(8.8, 0.9))))
     per = max(40, size // (len(links) + 1))
     body = [world.text.take(per)]
     for target in links:
         body.append(f"[[{target}]]")
         body.append(world.text.take(per))
-    return f"{infobox}'''{title}''' " + " ".join(body) + "\n\n== References ==\n{{Reflist}}\n"
+    return f"'''{title}''' " + " ".join(body) + "\n\n== References ==\n{{Reflist}}\n"
 
 
 def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
