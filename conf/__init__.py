@@ -143,6 +143,32 @@ def _validate(cfg: Mapping[str, Any]) -> None:
         ),
         (cfg["sample"]["pages_per_stream"] >= 1, "sample.pages_per_stream must be >= 1"),
     ]
+    train = cfg["train"]
+    rules += [
+        (train["model"] in {"film_link", "film_film", "softmax"},
+         "train.model must be one of film_link, film_film, softmax"),
+        (train["loss"] in {"mse", "logistic"}, "train.loss must be mse or logistic"),
+        (train["optimizer"] in {"adagrad", "sgd"},
+         "train.optimizer must be adagrad or sgd (sparse updates only; see FACTS.md)"),
+        (train["negative_sampling"] in {"uniform", "frequency"},
+         "train.negative_sampling must be uniform or frequency"),
+        (train["accidental_positives"] in {"reject", "mask", "keep"},
+         "train.accidental_positives must be reject, mask or keep"),
+        (train["strategy"] in {"default", "mirrored", "multi_worker"},
+         "train.strategy must be default, mirrored or multi_worker"),
+        (train["dim"] >= 2, "train.dim must be >= 2"),
+        (train["epochs"] >= 1, "train.epochs must be >= 1"),
+        (train["batch_size"] >= 2, "train.batch_size must be >= 2"),
+        (train["negatives_per_positive"] >= 1 or train["model"] == "softmax",
+         "train.negatives_per_positive must be >= 1"),
+        (train["learning_rate"] > 0, "train.learning_rate must be > 0"),
+        (0.0 <= train["holdout_fraction"] < 0.5, "train.holdout_fraction must be in [0, 0.5)"),
+        (train["min_links_for_holdout"] >= 2, "train.min_links_for_holdout must be >= 2"),
+        (train["reject_rounds"] >= 1, "train.reject_rounds must be >= 1"),
+        (cfg["eval"]["negatives_per_positive"] >= 1, "eval.negatives_per_positive must be >= 1"),
+        (all(k >= 1 for k in cfg["eval"]["recall_at"]), "eval.recall_at must hold k >= 1"),
+        (cfg["export"]["projector_max_points"] >= 1, "export.projector_max_points must be >= 1"),
+    ]
     levels = {"MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_AND_DISK_DESER"}
     rules.append(
         (

@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import logging
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 # Under spark-submit this file runs as a script: `conf` and `spark_jobs` are imported from
 # the --py-files zip (make zip), which also reaches the executors.
 from conf import Config, ConfigError, load_config
+from conf.version import code_version
 from spark_jobs.inputs import DumpFile, InputError, is_local, resolve_hadoop, resolve_local
 
 logger = logging.getLogger("spark_jobs.parse_dump")
@@ -47,23 +47,6 @@ def _failed_file(error: Exception) -> tuple[str, str] | None:
 def _file_key(path: str) -> str:
     """Spark writes local files as `file:/x` or `file:///x`; compare them as `/x`."""
     return urlparse(path).path if path.startswith("file:") else path
-
-
-def _code_version() -> dict[str, str | None]:
-    from importlib import metadata
-
-    try:
-        version = metadata.version("wikifilms")
-    except metadata.PackageNotFoundError:
-        version = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-            text=True, timeout=5, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"package": version, "git_commit": commit}
 
 
 def _examples(df, status_col: str, limit: int) -> dict[str, list[dict]]:
@@ -255,7 +238,7 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         "schema_version": SCHEMA_VERSION,
         "id": publisher.run_id,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "code_version": _code_version(),
+        "code_version": code_version(),
         "inputs": [
             {"path": d.path, "size_bytes": d.size, **per_file.get(_file_key(d.path), {})}
             for d in dumps

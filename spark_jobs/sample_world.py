@@ -152,6 +152,14 @@ class World:
         self.directors = self.people[: max(10, n_films // 4)]
         self.composers = self.people[len(self.directors) : len(self.directors) + max(8, n_films // 10)]
         self.actors = self.people[len(self.directors) + len(self.composers) :]
+        # Careers: each person works mostly in one country over a span of years, as on the
+        # real Wikipedia, where an actor's films cluster by country and era. Without this,
+        # casts would be random and a film's cast links unpredictable from anything else.
+        self.careers = {
+            p: (rng.randrange(len(COUNTRIES)), (start := rng.randint(1915, 2020)),
+                start + rng.randint(12, 35))
+            for p in self.people
+        }
         # Topic pages per genre and per decade: the planted signal beyond people.
         self.genre_topics = {
             g[0]: [g[2]] + [self._unique(lambda: self._phrase(g[1])) for _ in range(12)]
@@ -215,6 +223,12 @@ class World:
         ))
 
     # --- films -------------------------------------------------------------------------
+    def _active(self, people: list[str], country: int, year: int, at_least: int) -> list[str]:
+        """People of `country` whose career spans `year`; the whole list when too few are."""
+        active = [p for p in people if self.careers[p][0] == country
+                  and self.careers[p][1] <= year <= self.careers[p][2]]
+        return active if len(active) >= at_least else people
+
     def _make_films(self, n_films: int) -> None:
         rng = self.rng
         while len(self.films) < n_films:
@@ -225,8 +239,8 @@ class World:
             genres = list(dict.fromkeys(genres))
             country = rng.randrange(len(COUNTRIES))
             year = rng.randint(1935, 2024 - 3 * size)
-            director = rng.choice(self.directors)
-            cast = rng.sample(self.actors, k=min(len(self.actors), rng.randint(4, 8)))
+            director = rng.choice(self._active(self.directors, country, year, 1))
+            cast = rng.sample(self._active(self.actors, country, year, 8), k=rng.randint(4, 8))
             composer = rng.choice(self.composers)
             franchise_id = None
             if in_franchise:
@@ -240,7 +254,8 @@ class World:
                 title = base_title if position == 0 else self._titled(
                     f"{base_title.split(' (')[0]} {numeral}"
                 )
-                film_cast = cast[:3] + rng.sample(self.actors, k=3) if position else cast
+                film_cast = (cast[:3] + rng.sample(self._active(self.actors, country, year, 3), k=3)
+                             if position else cast)
                 film = Film(
                     title=title, year=year + 3 * position, genres=genres, country=country,
                     director=director if rng.random() < 0.7 or not position else rng.choice(self.directors),

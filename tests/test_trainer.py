@@ -1,0 +1,309 @@
+"""Trainer: tables checks, hold-out split, in-graph pipeline, sparse updates, fit, save/load,
+resume, export. Tables are small synthetic ones written with pyarrow (tests/synthetic_tables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conf import load_config
+from tests.synthetic_tables import write_tables
+
+tf = pytest.importorskip("tensorflow")
+
+from trainer.pipeline import PairSampler, pointwise_dataset, softmax_dataset  # noqa: E402
+from trainer.tables import TablesError, load_tables, split_holdout  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tables_dir(tmp_path_factory) -> Path:
+    return write_tables(tmp_path_factory.mktemp("tables"))
+
+
+def train_cfg(*overrides: str):
+    return load_config("test", list(overrides))
+
+
+# --- tables ---------------------------------------------------------------------------------
+def test_load_tables_reads_the_contract(tables_dir):
+    t = load_tables(tables_dir, with_pairs=True)
+    assert (t.n_films, t.n_links) == (200, 170)
+    assert t.film_links.shape == (2000, 2)
+    assert t.film_titles[0] == "Film 0 (cluster 0)"
+    assert t.link_film_id.tolist() == [-1] * 170
+    assert t.film_attributes["director"][30] == ["Director 1"]
+    assert len(t.film_pairs) == 8 * 25 * 24 // 2
+
+
+def test_tables_without_manifest_are_refused(tmp_path):
+    folder = write_tables(tmp_path / "t", manifest=False)
+    with pytest.raises(TablesError, match="no manifest.json.*unfinished"):
+        load_tables(folder)
+
+
+def test_tables_with_a_wrong_column_type_are_refused(tmp_path):
+    folder = write_tables(tmp_path / "t")
+    films = pq.read_table(folder / "films")
+    films = films.set_column(0, "film_id", films["film_id"].cast(pa.int64()))
+    pq.write_table(films, folder / "films" / "part-00000.parquet")
+    with pytest.raises(TablesError, match="films.film_id is int64, expected int32"):
+        load_tables(folder)
+
+
+def test_empty_tables_are_refused(tmp_path):
+    folder = write_tables(tmp_path / "t")
+    links = pq.read_table(folder / "film_links")
+    pq.write_table(links.slice(0, 0), folder / "film_links" / "part-00000.parquet")
+    with pytest.raises(TablesError, match="film_links table is empty"):
+        load_tables(folder)
+
+
+def test_holdout_split_is_deterministic_and_per_film():
+    rng = np.random.default_rng(3)
+    pairs = np.array([(f, l) for f in range(50) for l in rng.choice(500, 20, replace=False)],
+                     dtype=np.int32)
+    held = split_holdout(pairs, 0.1, 5, seed=1)
+    assert np.array_equal(held, split_holdout(pairs[::-1], 0.1, 5, seed=1)[::-1])
+    assert np.bincount(pairs[held, 0], minlength=50).tolist() == [2] * 50
+    assert not np.array_equal(held, split_holdout(pairs, 0.1, 5, seed=2))
+    few = np.array([(0, 1), (0, 2), (0, 3)], dtype=np.int32)
+    assert not split_holdout(few, 0.5, 5, seed=1).any()  # too few links: nothing held out
+
+
+# --- pipeline -------------------------------------------------------------------------------
+def _sampler(positives, n_items):
+    return PairSampler.build(positives, n_items, None, 0.75)
+
+
+def test_pointwise_batches_have_the_documented_layout(tables_dir):
+    t = load_tables(tables_dir)
+    ds = pointwise_dataset(t.film_links, _sampler(t.film_links, t.n_links), batch_size=128,
+                           negatives_per_positive=5, policy="reject", reject_rounds=3, seed=1,
+                           epoch=0)
+    spec = ds.element_spec
+    assert spec["film"].shape.as_list() == [128] and spec["film"].dtype == tf.int32
+    assert spec["item"].shape.as_list() == [128, 6] and spec["item"].dtype == tf.int32
+    assert spec["label"].shape.as_list() == [128, 6] and spec["weight"].dtype == tf.float32
+    batches = list(ds)
+    assert len(batches) == -(-2000 // 128)
+    first = batches[0]
+    assert first["label"].numpy()[:, 0].tolist() == [1.0] * 128
+    assert first["label"].numpy()[:, 1:].sum() == 0
+    known = {tuple(p) for p in t.film_links.tolist()}
+    assert all((f, i) in known for f, i in zip(first["film"].numpy(), first["item"].numpy()[:, 0]))
+
+
+def test_an_epoch_visits_every_positive_once(tables_dir):
+    t = load_tables(tables_dir)
+    ds = pointwise_dataset(t.film_links, _sampler(t.film_links, t.n_links), batch_size=500,
+                           negatives_per_positive=1, policy="keep", reject_rounds=1, seed=4,
+                           epoch=2)
+    seen = np.concatenate([np.stack([b["film"].numpy(), b["item"].numpy()[:, 0]], 1) for b in ds])
+    assert len(seen) == 2000
+    assert len({tuple(r) for r in seen.tolist()}) == 2000
+
+
+def test_batches_depend_only_on_seed_epoch_and_step(tables_dir):
+    t = load_tables(tables_dir)
+    sampler = _sampler(t.film_links, t.n_links)
+
+    def items(seed, epoch, first_step=0):
+        return [b["item"].numpy() for b in pointwise_dataset(
+            t.film_links, sampler, batch_size=256, negatives_per_positive=3, policy="reject",
+            reject_rounds=2, seed=seed, epoch=epoch, first_step=first_step)]
+
+    a = items(1, 0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, items(1, 0), strict=True))
+    assert not np.array_equal(a[0], items(1, 1)[0])  # reshuffled each epoch
+    assert not np.array_equal(a[0], items(2, 0)[0])
+    resumed = items(1, 0, first_step=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a[3:], resumed, strict=True))
+
+
+def test_rejected_negatives_are_never_known_positives(tables_dir):
+    t = load_tables(tables_dir)
+    sampler = _sampler(t.film_links, t.n_links)
+    known = {tuple(p) for p in t.film_links.tolist()}
+    accidental = 0
+    for policy in ("reject", "keep"):
+        for b in pointwise_dataset(t.film_links, sampler, batch_size=500,
+                                   negatives_per_positive=8, policy=policy, reject_rounds=4,
+                                   seed=5, epoch=0):
+            films, items, weights = b["film"].numpy(), b["item"].numpy(), b["weight"].numpy()
+            for r in range(len(films)):
+                for c in range(1, items.shape[1]):
+                    hit = (films[r], items[r, c]) in known
+                    if policy == "reject":
+                        assert not (hit and weights[r, c] > 0)
+                    accidental += hit
+    # Each film links to 10 of 170 links: "keep" must have met accidental positives, or the
+    # check above proved nothing.
+    assert accidental > 100
+
+
+def test_frequency_sampling_follows_the_power(tables_dir):
+    counts = np.array([1, 1, 100, 1000], dtype=np.int64)
+    sampler = PairSampler.build(np.array([[0, 0]], np.int32), 4, counts, 1.0)
+    drawn = sampler.draw([200_000], tf.constant([1, 2], tf.int64)).numpy()
+    share = np.bincount(drawn, minlength=4) / len(drawn)
+    assert share == pytest.approx(counts / counts.sum(), abs=0.01)
+
+
+def test_softmax_batches_mark_accidental_hits(tables_dir):
+    t = load_tables(tables_dir)
+    ds = softmax_dataset(t.film_links, _sampler(t.film_links, t.n_links), batch_size=100,
+                         seed=1, epoch=0, replicas=2)
+    b = next(iter(ds))
+    assert b["hits"].shape == (100, 50)
+    known = {tuple(p) for p in t.film_links.tolist()}
+    films, items, hits = b["film"].numpy(), b["item"].numpy(), b["hits"].numpy()
+    for r in range(100):
+        block = items[(r // 50) * 50:(r // 50 + 1) * 50]
+        expected = [(films[r], block[c]) in known and c != r % 50 for c in range(50)]
+        assert hits[r].tolist() == expected
+
+
+# --- optimizer ------------------------------------------------------------------------------
+def test_sparse_adagrad_updates_only_the_rows_used():
+    from trainer.models import SparseEmbedding
+    from trainer.optimizers import SparseAdagrad
+
+    table = SparseEmbedding(1000, 8, seed=1)
+    table.build()
+    optimizer = SparseAdagrad(learning_rate=0.5)
+    optimizer.build(table.trainable_variables)
+    before = table.embeddings.numpy().copy()
+    ids = tf.constant([3, 3, 17])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(table(ids))
+    grads = tape.gradient(loss, table.trainable_variables)
+    assert isinstance(grads[0], tf.IndexedSlices)
+    optimizer.apply_gradients(zip(grads, table.trainable_variables))
+    after = table.embeddings.numpy()
+    changed = np.flatnonzero(np.abs(after - before).sum(axis=1))
+    assert changed.tolist() == [3, 17]
+    accumulator = optimizer.variables[-1].numpy()
+    assert np.flatnonzero(np.abs(accumulator - 0.1).sum(axis=1)).tolist() == [3, 17]
+    # Row 3 was used twice: its accumulator took both squared gradients (1 + 1).
+    assert accumulator[3] == pytest.approx(np.full(8, 2.1))
+
+
+# --- training runs --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tables_dir, tmp_path_factory):
+    from trainer.train import run
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    manifest = run(str(tables_dir), out, train_cfg("train.checkpoint_every_steps=5"))
+    return out, manifest
+
+
+def test_a_tiny_fit_learns(trained):
+    out, manifest = trained
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert len(history) == 6
+    assert history[-1]["loss"] < 0.8 * history[0]["loss"]
+    assert history[-1]["auc"] > 0.85  # planted clusters; random would be 0.5
+    assert history[-1]["recall@10"] > 0.3
+
+
+def test_the_run_folder_holds_what_the_manifest_says(trained, tables_dir):
+    out, manifest = trained
+    assert manifest["kind"] == "wikifilms.run" and manifest["tables"]["id"] == "synthetic-0"
+    films = np.load(out / "embeddings" / "films.npy")
+    links = np.load(out / "embeddings" / "links.npy")
+    assert films.shape == (200, 16) and links.shape == (170, 16) and films.dtype == np.float32
+    assert np.linalg.norm(films, axis=1) == pytest.approx(np.ones(200), abs=1e-5)
+    titles = pq.read_table(out / "embeddings" / "films.parquet").to_pylist()
+    assert titles[7]["title"] == "Film 7 (cluster 0)" and titles[7]["director"] == "Director 0"
+    assert (out / "logs" / "projector_config.pbtxt").exists()
+    assert len((out / "logs" / "films_metadata.tsv").read_text().splitlines()) == 101
+    assert list((out / "logs" / "train").iterdir())  # TensorBoard event file
+
+
+def test_model_save_load_round_trip(trained):
+    import keras
+
+    import trainer.models  # noqa: F401  (registers the custom objects)
+
+    out, _ = trained
+    model = keras.models.load_model(out / "model.keras")
+    films = np.load(out / "embeddings" / "films.npy")
+    again, _ = model.export_vectors()
+    np.testing.assert_allclose(again, films, atol=1e-6)
+
+
+def test_resume_after_an_interrupted_run_reaches_the_same_result(trained, tables_dir, tmp_path):
+    from trainer.train import run
+
+    out, _ = trained
+    cfg = train_cfg("train.checkpoint_every_steps=5")
+    cut = tmp_path / "cut"
+    assert run(str(tables_dir), cut, cfg, stop_after_steps=12) is None  # "killed" at step 12
+    assert not (cut / "manifest.json").exists()
+    run(str(tables_dir), cut, cfg, resume=True)  # restarts from the step-10 checkpoint
+    np.testing.assert_allclose(np.load(cut / "embeddings" / "films.npy"),
+                               np.load(out / "embeddings" / "films.npy"), atol=1e-5)
+    full = json.loads((out / "metrics.json").read_text())["history"]
+    resumed = json.loads((cut / "metrics.json").read_text())["history"]
+    assert [h["auc"] for h in resumed] == pytest.approx([h["auc"] for h in full], abs=1e-6)
+
+
+def test_a_non_empty_run_folder_needs_resume_or_overwrite(trained, tables_dir):
+    from trainer.run_folder import RunFolderError
+    from trainer.train import run
+
+    out, _ = trained
+    with pytest.raises(RunFolderError, match="--resume.*--overwrite"):
+        run(str(tables_dir), out, train_cfg())
+
+
+@pytest.mark.parametrize("model", ["film_film", "softmax"])
+def test_other_models_learn(model, tables_dir, tmp_path):
+    from trainer.train import run
+
+    manifest = run(str(tables_dir), tmp_path / model,
+                   train_cfg(f"train.model={model}", "train.side_features=true",
+                             "train.link_types=true"))
+    assert manifest["metrics"]["auc"] > 0.8
+    assert manifest["dim"] == 16
+
+
+@pytest.mark.slow
+def test_cli_mirrored_over_two_cpus_then_evaluate(tables_dir, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "run"
+    train = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", "--tables", str(tables_dir), "--out", str(out),
+         "--config", "test", "-p", "train.strategy=mirrored", "-p", "train.cpu_devices=2", "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert train.returncode == 0, train.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["train"]["strategy"] == "mirrored"
+    assert manifest["metrics"]["auc"] > 0.8
+    evaluate = subprocess.run(
+        [sys.executable, "-m", "trainer", "evaluate", "--run", str(out), "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert evaluate.returncode == 0, evaluate.stderr[-2000:]
+    assert json.loads(evaluate.stdout)["auc"] == pytest.approx(manifest["metrics"]["auc"], abs=1e-9)
+
+
+def test_cli_bad_tables_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", "--tables", str(tmp_path / "nope"),
+         "--out", str(tmp_path / "run"), "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"trainer: error: {tmp_path / 'nope'}: no such tables folder; run "
+        "`python -m spark_jobs.parse_dump`"]

@@ -1,0 +1,94 @@
+"""`python -m trainer train|evaluate`: thin shells over trainer.train and trainer.evaluate.
+
+TensorFlow is imported inside the commands, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from conf import ConfigError, load_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train embeddings on a tables folder")
+    train.add_argument("--tables", required=True, help="folder written by spark_jobs.parse_dump")
+    train.add_argument("--out", required=True, help="run folder to write")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its latest checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    train.add_argument("--truth", help="a sample dump's truth JSON: report franchise neighbours")
+    evaluate = sub.add_parser("evaluate", help="held-out metrics of a finished run")
+    evaluate.add_argument("--run", required=True, help="run folder written by `train`")
+    evaluate.add_argument("--truth", help="a sample dump's truth JSON: report franchise neighbours")
+    for p in (train, evaluate):
+        p.add_argument("--config", help="overlay: local, test, gpu, cluster or a path")
+        p.add_argument("-p", dest="overrides", action="append", default=[],
+                       metavar="SECTION.KEY=VALUE", help="override one setting")
+        p.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+    return parser
+
+
+def _evaluate(args) -> dict:
+    import numpy as np
+
+    from trainer.evaluate import HeldOut, evaluate_vectors
+    from trainer.quality import franchise_report
+    from trainer.run_folder import read_run_manifest
+    from trainer.tables import load_tables, split_holdout
+
+    manifest = read_run_manifest(args.run)
+    # The run's own split and metric settings, unless the command line overrides them.
+    cfg = manifest["config"]
+    if args.config or args.overrides:
+        cfg = load_config(args.config, args.overrides)
+    tables = load_tables(manifest["tables"]["folder"])
+    if tables.manifest["id"] != manifest["tables"]["id"]:
+        raise ConfigError(f"{args.run} was trained on tables {manifest['tables']['id'][:8]} but "
+                          f"{manifest['tables']['folder']} now holds {tables.manifest['id'][:8]}")
+    t = cfg["train"]
+    held = split_holdout(tables.film_links, t["holdout_fraction"], t["min_links_for_holdout"],
+                         t["seed"])
+    train, heldout = tables.film_links[~held], tables.film_links[held]
+    films = np.load(Path(args.run) / manifest["embeddings"]["films"])
+    links = np.load(Path(args.run) / manifest["embeddings"]["links"])
+    e = cfg["eval"]
+    metrics = evaluate_vectors(films, links, HeldOut.build(
+        train, heldout, tables.n_links, e["negatives_per_positive"], e["max_films"], t["seed"]),
+        e["recall_at"])
+    if args.truth:
+        metrics["quality"] = franchise_report(films, train, args.truth, tables.film_titles)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from trainer.quality import TruthError
+    from trainer.run_folder import RunFolderError
+    from trainer.tables import TablesError
+
+    try:
+        if args.command == "train":
+            from trainer.train import run
+
+            cfg = load_config(args.config, args.overrides)
+            manifest = run(args.tables, args.out, cfg, resume=args.resume,
+                           overwrite=args.overwrite, truth=args.truth)
+            print(json.dumps({"run": args.out, **manifest["metrics"],
+                              "quality": manifest["quality"]}, indent=2, default=float))
+        else:
+            print(json.dumps(_evaluate(args), indent=2, default=float))
+    except (ConfigError, TablesError, RunFolderError, TruthError, OSError) as e:
+        print(f"trainer: error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,110 @@
+"""Held-out metrics from exported vectors (numpy): AUC, recall@k, MRR.
+
+Used after every epoch and by `python -m trainer evaluate`; the same function scores the
+co-link baseline, so the numbers are comparable.
+
+- AUC: each held-out positive (film, link) against `negatives_per_positive` links drawn
+  uniformly among the links that film does not link to; the share of (positive, negative)
+  pairs ordered correctly (ties count half).
+- recall@k: for up to `max_films` films with held-out links, every link is ranked by score
+  with the film's training links removed; the share of its held-out links in the top k,
+  averaged over films.
+- MRR: the mean over those films of 1 / rank of the best-ranked held-out link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _keys(pairs: np.ndarray, n_links: int) -> np.ndarray:
+    return pairs[:, 0].astype(np.int64) * n_links + pairs[:, 1]
+
+
+def _is_in(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
+
+
+@dataclass
+class HeldOut:
+    """The held-out positives and what scoring them needs, built once per run."""
+
+    positives: np.ndarray  # [P, 2] film, link
+    negatives: np.ndarray  # [P, E] links
+    films: np.ndarray  # [F] films ranked for recall / MRR
+    train_links: list[np.ndarray]  # per ranked film: links to remove from its ranking
+    heldout_links: list[np.ndarray]  # per ranked film: its held-out links
+    n_links: int
+
+    @classmethod
+    def build(cls, train: np.ndarray, heldout: np.ndarray, n_links: int,
+              negatives_per_positive: int, max_films: int, seed: int,
+              max_positives: int = 200_000) -> HeldOut:
+        rng = np.random.default_rng(seed)
+        if len(heldout) > max_positives:
+            heldout = heldout[np.sort(rng.choice(len(heldout), max_positives, replace=False))]
+        known = np.unique(np.concatenate([_keys(train, n_links), _keys(heldout, n_links)]))
+        films = np.repeat(heldout[:, 0:1], negatives_per_positive, axis=1)
+        negatives = rng.integers(0, n_links, size=films.shape)
+        for _ in range(10):  # re-draw links the film does link to
+            hit = _is_in(known, films.astype(np.int64) * n_links + negatives)
+            if not hit.any():
+                break
+            negatives[hit] = rng.integers(0, n_links, size=int(hit.sum()))
+        ranked = np.unique(heldout[:, 0])
+        if len(ranked) > max_films:
+            ranked = np.sort(rng.choice(ranked, max_films, replace=False))
+        by_film_train = _group(train, ranked)
+        by_film_held = _group(heldout, ranked)
+        return cls(positives=heldout, negatives=negatives, films=ranked,
+                   train_links=by_film_train, heldout_links=by_film_held, n_links=n_links)
+
+
+def _group(pairs: np.ndarray, films: np.ndarray) -> list[np.ndarray]:
+    """The links of each film in `films` (sorted), from (film, link) rows."""
+    order = np.argsort(pairs[:, 0], kind="stable")
+    sorted_pairs = pairs[order]
+    lo = np.searchsorted(sorted_pairs[:, 0], films, side="left")
+    hi = np.searchsorted(sorted_pairs[:, 0], films, side="right")
+    return [sorted_pairs[a:b, 1] for a, b in zip(lo, hi, strict=True)]
+
+
+def evaluate_vectors(film_vectors: np.ndarray, link_vectors: np.ndarray, held: HeldOut,
+                     recall_at: list[int], chunk: int = 256) -> dict[str, float]:
+    """Metrics for L2-normalised vectors (cosine = dot product)."""
+    f, l = film_vectors, link_vectors
+    pos = np.einsum("ij,ij->i", f[held.positives[:, 0]], l[held.positives[:, 1]])
+    neg = np.einsum("ijk,ik->ij", l[held.negatives], f[held.positives[:, 0]])
+    auc = float(np.mean((neg < pos[:, None]) + 0.5 * (neg == pos[:, None])))
+    recall = {k: [] for k in recall_at}
+    reciprocal_ranks = []
+    for start in range(0, len(held.films), chunk):
+        films = held.films[start:start + chunk]
+        scores = f[films] @ l.T
+        for row, i in enumerate(range(start, start + len(films))):
+            scores[row, held.train_links[i]] = -np.inf
+        for row, i in enumerate(range(start, start + len(films))):
+            s, targets = scores[row], held.heldout_links[i]
+            target_scores = s[targets]
+            best = target_scores.max()
+            reciprocal_ranks.append(1.0 / (1 + np.count_nonzero(s > best)))
+            for k in recall_at:
+                kth = np.partition(s, -k)[-k] if k < len(s) else -np.inf
+                recall[k].append(np.count_nonzero(target_scores >= kth) / len(targets))
+    metrics = {"auc": auc, "mrr": float(np.mean(reciprocal_ranks))}
+    metrics.update({f"recall@{k}": float(np.mean(v)) for k, v in recall.items()})
+    return metrics
+
+
+def link_vectors_from_films(film_vectors: np.ndarray, train: np.ndarray,
+                            n_links: int) -> np.ndarray:
+    """A link as the normalised mean of the films linking to it (for film_film, which learns
+    no link table): lets the same held-out metrics and `links like Y` work."""
+    sums = np.zeros((n_links, film_vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, train[:, 1], film_vectors[train[:, 0]])
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+

@@ -1,0 +1,186 @@
+"""Write the run folder: embeddings, id->title tables, model, metrics, projector, map, manifest.
+
+    embeddings/films.npy, links.npy   float32, row = dense id, L2-normalised
+    embeddings/films.parquet          film_id, title, year, director, n_links
+    embeddings/links.parquet          link_id, title, film_count, film_id
+    model.keras                       the Keras model (custom objects registered in trainer)
+    metrics.json                      per-epoch held-out metrics, final metrics, quality report
+    logs/                             TensorBoard scalars + embedding projector (metadata)
+    film_map.png                      t-SNE map of the most-linked films, some titled
+    manifest.json                     written last; cites the tables manifest id
+
+The manifest is written last: a folder without one is an unfinished run and the index
+builder refuses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from conf.version import code_version
+from trainer.run_folder import RUN_KIND, RUN_SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=float))
+    tmp.replace(path)
+
+
+def _first(values) -> str | None:
+    return values[0] if values else None
+
+
+def write_embeddings(folder: Path, films: np.ndarray, links: np.ndarray, tables) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "films.npy", films.astype(np.float32))
+    np.save(folder / "links.npy", links.astype(np.float32))
+    attrs = tables.film_attributes
+    n_links_per_film = np.bincount(tables.film_links[:, 0], minlength=tables.n_films)
+    pq.write_table(pa.table({
+        "film_id": pa.array(np.arange(tables.n_films, dtype=np.int32)),
+        "title": pa.array(tables.film_titles, pa.string()),
+        "year": pa.array(attrs.get("year") or [None] * tables.n_films, pa.int32()),
+        "director": pa.array([_first(d) for d in attrs.get("director") or [None] * tables.n_films],
+                             pa.string()),
+        "n_links": pa.array(n_links_per_film.astype(np.int32)),
+    }), folder / "films.parquet")
+    pq.write_table(pa.table({
+        "link_id": pa.array(np.arange(tables.n_links, dtype=np.int32)),
+        "title": pa.array(tables.link_titles, pa.string()),
+        "film_count": pa.array(tables.link_film_count.astype(np.int32)),
+        "film_id": pa.array(np.where(tables.link_film_id >= 0, tables.link_film_id, None)
+                            .tolist(), pa.int32()),
+    }), folder / "links.parquet")
+
+
+def most_linked(tables, n: int) -> np.ndarray:
+    """The n films with most links (ties by id): the projector's and the map's films."""
+    degree = np.bincount(tables.film_links[:, 0], minlength=tables.n_films)
+    return np.sort(np.argsort(-degree, kind="stable")[:n])
+
+
+def write_projector(logdir: Path, films: np.ndarray, tables, max_points: int) -> int:
+    """TensorBoard's embedding projector over the most-linked films; returns the point count.
+
+    Vectors as a TSV tensor (no checkpoint needed), titles, years and directors as metadata.
+    """
+    from tensorboard.plugins import projector
+
+    logdir.mkdir(parents=True, exist_ok=True)
+    chosen = most_linked(tables, max_points)
+    np.savetxt(logdir / "films_vectors.tsv", films[chosen], delimiter="\t", fmt="%.5f")
+    years = tables.film_attributes.get("year") or [None] * tables.n_films
+    directors = tables.film_attributes.get("director") or [None] * tables.n_films
+    with open(logdir / "films_metadata.tsv", "w", encoding="utf-8") as out:
+        out.write("title\tyear\tdirector\n")
+        for i in chosen:
+            out.write(f"{tables.film_titles[i]}\t{years[i] or ''}\t{_first(directors[i]) or ''}\n")
+    config = projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name = "films"
+    embedding.tensor_path = "films_vectors.tsv"
+    embedding.metadata_path = "films_metadata.tsv"
+    projector.visualize_embeddings(str(logdir), config)
+    return len(chosen)
+
+
+def write_map(path: Path, films: np.ndarray, tables, points: int, labels: int, seed: int) -> int:
+    """A t-SNE map (scikit-learn) of the most-linked films as a PNG, `labels` of them titled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    chosen = most_linked(tables, points)
+    if len(chosen) < 5:
+        logger.warning("film map skipped: only %d films", len(chosen))
+        return 0
+    xy = TSNE(n_components=2, metric="cosine", init="pca", random_state=seed,
+              perplexity=min(30.0, (len(chosen) - 1) / 3)).fit_transform(films[chosen])
+    fig, ax = plt.subplots(figsize=(12, 12), dpi=100)
+    ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.5)
+    rng = np.random.default_rng(seed)
+    for j in rng.choice(len(chosen), min(labels, len(chosen)), replace=False):
+        ax.annotate(tables.film_titles[chosen[j]], xy[j], fontsize=7)
+    ax.set_title(f"wikifilms: t-SNE of {len(chosen)} most-linked films")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return len(chosen)
+
+
+def final_metrics(history: list[dict]) -> dict:
+    """The metrics of the best epoch by held-out AUC (early stopping keeps training past it;
+    the exported vectors are the last epoch's, whose metrics are reported as `last`)."""
+    return {"best": max(history, key=lambda h: h["auc"]) if history else None,
+            "last": history[-1] if history else None}
+
+
+def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds: float) -> dict:
+    """Everything in the module docstring, manifest last; returns the manifest."""
+    from trainer.quality import franchise_report
+
+    run_dir = trainer.run_dir
+    tables = trainer.data.tables
+    films, links = trainer.vectors()
+    write_embeddings(run_dir / "embeddings", films, links, tables)
+    trainer.model.save(run_dir / "model.keras")
+    metrics = {"history": history, **final_metrics(history),
+               "definitions": "see trainer/evaluate.py"}
+    if truth:
+        metrics["quality"] = franchise_report(films, trainer.data.train, truth, tables.film_titles)
+        q = metrics["quality"]
+        logger.info("franchise films found in each other's top %d: embedding %.3f, co-link "
+                    "baseline %.3f (%d films)", q["k"], q["embedding"], q["colink_baseline"],
+                    q["franchise_films"])
+    _write_json(run_dir / "metrics.json", metrics)
+    e = cfg["export"]
+    projector_points = write_projector(run_dir / "logs", films, tables, e["projector_max_points"])
+    map_points = (write_map(run_dir / "film_map.png", films, tables, e["map_points"],
+                            e["map_labels"], cfg["train"]["seed"]) if e["map"] else 0)
+    manifest = {
+        "kind": RUN_KIND,
+        "schema_version": RUN_SCHEMA_VERSION,
+        "id": uuid.uuid4().hex,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tables": {"folder": str(Path(tables.folder).resolve()), "id": tables.manifest["id"]},
+        "model": cfg["train"]["model"],
+        "dim": int(films.shape[1]),
+        "counts": {"films": int(films.shape[0]), "links": int(links.shape[0]),
+                   "train_pairs": len(trainer.data.train), "heldout_pairs": len(trainer.data.heldout),
+                   "positives": len(trainer.data.positives)},
+        "embeddings": {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
+                       "film_titles": "embeddings/films.parquet",
+                       "link_titles": "embeddings/links.parquet", "normalized": True},
+        "link_vectors": ("learned" if trainer.model.link_table is not None
+                         else "mean of linking films' vectors (film_film learns no link table)"),
+        "metrics": {"epochs": len(history), **(final_metrics(history)["last"] or {})},
+        "quality": metrics.get("quality"),
+        "projector_points": projector_points,
+        "map_points": map_points,
+        "config": cfg.to_dict(),
+        "config_sources": cfg.sources,
+        "code_version": code_version(),
+        "seconds": seconds,
+    }
+    if cfg["train"]["model"] == "film_film":
+        manifest["note"] = ("film_pairs were counted on all links, held-out ones included: the "
+                            "held-out metrics of film_film are optimistic")
+    _write_json(run_dir / "manifest.json", manifest)
+    logger.info("run written to %s (manifest %s)", run_dir, manifest["id"][:8])
+    return manifest

@@ -1,0 +1,195 @@
+"""tf.data input pipelines: positives shuffled per epoch, negatives sampled in the graph.
+
+Every batch is a pure function of (seed, epoch, step): the positives are a stateless shuffle of
+the training pairs for the epoch, and each step's negatives come from stateless random ops
+seeded with (seed, epoch, step). So a run is reproducible, batches can be built in parallel,
+and `--resume` rebuilds exactly the batches an interrupted run would have seen next.
+No Python runs per example or per batch.
+
+Batch layout (film_link, film_film), B positives and k negatives each:
+    film    int32 [B]          the film of each positive
+    item    int32 [B, 1 + k]   column 0 the positive item (link or film), then k negatives
+    label   float32 [B, 1 + k] 1 for the positive, 0 for negatives (the loss maps to +-1)
+    weight  float32 [B, 1 + k] 0 for masked accidental positives, else 1
+softmax: film int32 [B], item int32 [B] (the other rows of the batch are the negatives).
+Rows are per positive so that a distribution strategy splitting the batch gives every
+replica its own positives with their negatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+# A second seed word per purpose, so streams never coincide.
+_POSITIVES, _NEGATIVES, _REDRAW = 1, 2, 3
+
+
+@dataclass
+class PairSampler:
+    """What the in-graph samplers need, as constant tensors.
+
+    known_keys: sorted int64 film * n_items + item for every training positive (accidental
+    hits are looked up here with a binary search). negative_cdf: cumulative sampling
+    probabilities over items (None = uniform).
+    """
+
+    n_items: int
+    known_keys: tf.Tensor
+    negative_cdf: tf.Tensor | None
+
+    @classmethod
+    def build(cls, positives: np.ndarray, n_items: int, item_counts: np.ndarray | None,
+              power: float, symmetric: bool = False) -> PairSampler:
+        keys = positives[:, 0].astype(np.int64) * n_items + positives[:, 1]
+        if symmetric:  # film_film: (a, b) and (b, a) are the same positive
+            keys = np.concatenate([keys, positives[:, 1].astype(np.int64) * n_items + positives[:, 0]])
+        cdf = None
+        if item_counts is not None:
+            p = np.power(np.maximum(item_counts.astype(np.float64), 1.0), power)
+            cdf = tf.constant(np.cumsum(p) / p.sum(), dtype=tf.float64)
+        return cls(n_items=n_items, known_keys=tf.constant(np.unique(keys), dtype=tf.int64),
+                   negative_cdf=cdf)
+
+    def is_known(self, films: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
+        """bool, shape of broadcast(films, items): is (film, item) a training positive?"""
+        keys = tf.cast(films, tf.int64) * self.n_items + tf.cast(items, tf.int64)
+        flat = tf.reshape(keys, [-1])
+        at = tf.searchsorted(self.known_keys, flat, side="left")
+        at = tf.minimum(at, tf.size(self.known_keys, out_type=at.dtype) - 1)
+        found = tf.equal(tf.gather(self.known_keys, at), flat)
+        return tf.reshape(found, tf.shape(keys))
+
+    def draw(self, shape, seed: tf.Tensor) -> tf.Tensor:
+        """int32 items of `shape`: uniform, or by the configured frequency power."""
+        if self.negative_cdf is None:
+            return tf.random.stateless_uniform(shape, seed, minval=0, maxval=self.n_items,
+                                               dtype=tf.int32)
+        u = tf.random.stateless_uniform(shape, seed, dtype=tf.float64)
+        flat = tf.searchsorted(self.negative_cdf, tf.reshape(u, [-1]), side="right")
+        return tf.reshape(tf.minimum(tf.cast(flat, tf.int32), self.n_items - 1), shape)
+
+    def negatives(self, films: tf.Tensor, k: int, seed: tf.Tensor, policy: str,
+                  rounds: int) -> tuple[tf.Tensor, tf.Tensor]:
+        """(items int32 [B, k], weights float32 [B, k]) for films [B].
+
+        policy "reject": accidental positives are re-drawn up to `rounds` times, and any left
+        after that are masked; "mask": weight 0; "keep": trained on as negatives.
+        """
+        shape = tf.stack([tf.shape(films)[0], k])
+        items = self.draw(shape, seed)
+        if policy == "keep":
+            return items, tf.ones(shape, tf.float32)
+        column = films[:, None]
+        hit = self.is_known(column, items)
+        if policy == "reject":
+            for r in range(rounds):
+                redraw = self.draw(shape, tf.stack([seed[0], seed[1] * 16 + _REDRAW + 4 * r]))
+                items = tf.where(hit, redraw, items)
+                hit = self.is_known(column, items)
+        return items, 1.0 - tf.cast(hit, tf.float32)
+
+
+def _epoch_seed(seed: int, epoch, purpose: int) -> tf.Tensor:
+    return tf.stack([tf.constant(seed, tf.int64),
+                     tf.cast(epoch, tf.int64) * 8 + purpose])
+
+
+def steps_per_epoch(n_positives: int, batch_size: int) -> int:
+    return max(1, -(-n_positives // batch_size))
+
+
+def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: int,
+                     counts: np.ndarray | None = None, first_step: int = 0) -> tf.data.Dataset:
+    """(step, films [B], items [B]) for one epoch, starting at `first_step`.
+
+    Without counts: a stateless shuffle of all positives, cut into batches of exactly B (the
+    last batch wraps around to the start of the permutation: static shapes for XLA). With
+    counts: B positives drawn with probability proportional to their count, per step.
+    """
+    n = len(positives)
+    batch_size = min(batch_size, n)
+    steps = steps_per_epoch(n, batch_size)
+    films_t = tf.constant(positives[:, 0], tf.int32)
+    items_t = tf.constant(positives[:, 1], tf.int32)
+    if counts is None:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int32), seed=_epoch_seed(seed, epoch, _POSITIVES))
+
+        def batch(step):
+            rows = tf.gather(order, (tf.cast(step, tf.int32) * batch_size
+                                     + tf.range(batch_size, dtype=tf.int32)) % n)
+            return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
+    else:
+        cdf = tf.constant(np.cumsum(counts, dtype=np.float64) / counts.sum(), tf.float64)
+
+        def batch(step):
+            u = tf.random.stateless_uniform(
+                [batch_size], tf.stack([tf.constant(seed, tf.int64),
+                                        (epoch * 8 + _POSITIVES) * 1_000_003 + step]),
+                dtype=tf.float64)
+            rows = tf.minimum(tf.cast(tf.searchsorted(cdf, u, side="right"), tf.int32), n - 1)
+            return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
+
+    steps_ds = tf.data.Dataset.range(first_step, steps)
+    return steps_ds.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size: int,
+                      negatives_per_positive: int, policy: str, reject_rounds: int, seed: int,
+                      epoch: int, counts: np.ndarray | None = None,
+                      first_step: int = 0) -> tf.data.Dataset:
+    """Batches for film_link / film_film (layout in the module docstring), one epoch."""
+    k = negatives_per_positive
+
+    def add_negatives(step, films, items):
+        neg_seed = tf.stack([tf.constant(seed, tf.int64),
+                             (tf.cast(epoch, tf.int64) * 8 + _NEGATIVES) * 1_000_003 + step])
+        negatives, weights = sampler.negatives(films, k, neg_seed, policy, reject_rounds)
+        b = tf.shape(films)[0]
+        return {
+            "film": films,
+            "item": tf.concat([items[:, None], negatives], axis=1),
+            "label": tf.concat([tf.ones([b, 1]), tf.zeros([b, k])], axis=1),
+            "weight": tf.concat([tf.ones([b, 1]), weights], axis=1),
+        }
+
+    ds = positive_batches(positives, batch_size, seed, epoch, counts, first_step)
+    return ds.map(add_negatives, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def softmax_dataset(positives: np.ndarray, sampler: PairSampler | None, *, batch_size: int,
+                    seed: int, epoch: int, replicas: int = 1, counts: np.ndarray | None = None,
+                    first_step: int = 0) -> tf.data.Dataset:
+    """Batches of positives; the model uses the batch's other links as negatives.
+
+    With a sampler, "hits" [B, B / replicas] marks accidental hits: row i, column j is True
+    when film i also links to link j of its replica's slice (j != i). It is computed here, not
+    in the compiled step, because XLA lowers tf.searchsorted to a dense comparison of every
+    key with every known key (hundreds of GB for a 1024 batch). The column block is per
+    replica, since a distribution strategy splits rows and each replica scores its own slice.
+    """
+    batch_size = min(batch_size, len(positives))
+    if batch_size % replicas:
+        raise ValueError(f"train.batch_size {batch_size} must be a multiple of the "
+                         f"{replicas} replicas")
+    local = batch_size // replicas
+
+    def hits(films, items):
+        f = tf.reshape(films, [replicas, local, 1])
+        i = tf.reshape(items, [replicas, 1, local])
+        known = tf.logical_and(sampler.is_known(f, i), tf.logical_not(tf.eye(local, dtype=tf.bool)))
+        return tf.reshape(known, [batch_size, local])
+
+    def to_batch(step, films, items):
+        batch = {"film": films, "item": items}
+        if sampler is not None:
+            batch["hits"] = hits(films, items)
+        return batch
+
+    ds = positive_batches(positives, batch_size, seed, epoch, counts, first_step)
+    return ds.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True).prefetch(tf.data.AUTOTUNE)

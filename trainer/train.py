@@ -1,0 +1,318 @@
+"""The training run: data, strategy, model, epochs, checkpoints, early stop, then export.
+
+    run(tables_dir, run_dir, cfg, resume=False, truth=None) -> manifest dict
+
+Checkpoints (model, optimizer, position) are written at each epoch end and every
+`train.checkpoint_every_steps` steps. Batches are pure functions of (seed, epoch, step)
+(trainer/pipeline.py), so `resume=True` restores the latest checkpoint and continues with
+exactly the batches the interrupted run would have seen, reaching the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from trainer import features
+from trainer.evaluate import HeldOut, evaluate_vectors, link_vectors_from_films
+from trainer.models import FilmEmbeddingModel
+from trainer.optimizers import make_optimizer
+from trainer.run_folder import RunFolderError
+from trainer.pipeline import (PairSampler, pointwise_dataset, softmax_dataset,
+                              steps_per_epoch)
+from trainer.steps import make_train_step, pointwise_loss, softmax_loss
+from trainer.tables import Tables, load_tables, split_holdout
+
+logger = logging.getLogger(__name__)
+
+STATE = "state.json"
+
+
+@dataclass
+class Data:
+    tables: Tables
+    train: np.ndarray  # [n, 2] film, link
+    train_counts: np.ndarray
+    heldout: np.ndarray  # [h, 2]
+    positives: np.ndarray  # what the model trains on: film-link, or film-film pairs
+    positive_counts: np.ndarray | None
+    n_items: int
+
+
+def prepare_data(tables: Tables, cfg) -> Data:
+    """Hold out links, and choose the positives the configured model trains on."""
+    t = cfg["train"]
+    held = split_holdout(tables.film_links, t["holdout_fraction"], t["min_links_for_holdout"],
+                         t["seed"])
+    train, heldout = tables.film_links[~held], tables.film_links[held]
+    counts = tables.film_link_counts[~held]
+    if t["model"] == "film_film":
+        positives, positive_counts, n_items = tables.film_pairs, tables.film_pair_weights, tables.n_films
+    else:
+        positives, positive_counts, n_items = train, counts.astype(np.float64), tables.n_links
+    return Data(tables=tables, train=train, train_counts=counts, heldout=heldout,
+                positives=positives,
+                positive_counts=positive_counts if t["weight_by_count"] else None,
+                n_items=n_items)
+
+
+def configure_devices(cfg) -> tf.distribute.Strategy:
+    """The tf.distribute strategy of `train.strategy`; call before any other TensorFlow op."""
+    t = cfg["train"]
+    if t["cpu_devices"] > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * t["cpu_devices"])
+    gpus = tf.config.list_physical_devices("GPU")
+    if t["mixed_precision"] and gpus:
+        import keras
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if t["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    if t["strategy"] == "mirrored":
+        devices = ([d.name for d in tf.config.list_logical_devices("GPU")]
+                   or [d.name for d in tf.config.list_logical_devices("CPU")])
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if t["strategy"] == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise RunFolderError("train.strategy = multi_worker needs the TF_CONFIG environment "
+                                 "variable listing the workers (see the README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def build_model(data: Data, cfg) -> FilmEmbeddingModel:
+    t = cfg["train"]
+    attributes = features.film_attributes(data.tables, t["side_fields"]) if t["side_features"] else None
+    types = features.link_types(data.tables) if t["link_types"] and t["model"] != "film_film" else None
+    model = FilmEmbeddingModel(
+        data.tables.n_films, data.tables.n_links, t["dim"],
+        shared_items=t["model"] == "film_film",
+        attribute_shape=attributes.ids.shape if attributes else None,
+        n_attributes=len(attributes.vocabulary) if attributes else 0,
+        n_link_types=len(features.LINK_TYPES) if types is not None else 0,
+        seed=t["seed"])
+    model.set_side_features(attributes.ids if attributes else None, types)
+    return model
+
+
+class _State:
+    """Where the run is (epoch, step within it) and the metrics so far, saved with checkpoints."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / STATE
+        self.epoch, self.step, self.global_step = 0, 0, 0
+        self.history: list[dict] = []
+
+    def load(self) -> None:
+        data = json.loads(self.path.read_text())
+        self.epoch, self.step = data["epoch"], data["step"]
+        self.global_step, self.history = data["global_step"], data["history"]
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"epoch": self.epoch, "step": self.step,
+                                   "global_step": self.global_step, "history": self.history}))
+        tmp.replace(self.path)
+
+
+class Trainer:
+    """Owns the model, optimizer, datasets and checkpoints of one run folder."""
+
+    def __init__(self, data: Data, cfg, run_dir: Path, strategy: tf.distribute.Strategy) -> None:
+        self.data, self.cfg, self.run_dir, self.strategy = data, cfg, run_dir, strategy
+        t = cfg["train"]
+        self.t = t
+        with strategy.scope():
+            self.model = build_model(data, cfg)
+            self.optimizer = make_optimizer(t["optimizer"], t["learning_rate"])
+            self.optimizer.build(self.model.trainable_variables)
+        symmetric = t["model"] == "film_film"
+        if t["model"] == "film_film":
+            item_counts = np.bincount(data.positives.ravel(), minlength=data.n_items)
+        else:
+            item_counts = data.tables.link_film_count
+        self.sampler = PairSampler.build(
+            data.positives, data.n_items,
+            item_counts if t["negative_sampling"] == "frequency" else None,
+            t["negative_power"], symmetric=symmetric)
+        self.steps_per_epoch = steps_per_epoch(len(data.positives), t["batch_size"])
+        self.batch_positives = min(t["batch_size"], len(data.positives))
+        jit = t["jit_compile"] and strategy.num_replicas_in_sync == 1
+        self.train_step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy, jit)
+        self.held = HeldOut.build(data.train, data.heldout, data.tables.n_links,
+                                  cfg["eval"]["negatives_per_positive"], cfg["eval"]["max_films"],
+                                  seed=t["seed"])
+        ckpt_dir = run_dir / "checkpoints"
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, ckpt_dir, max_to_keep=2)
+        self.state = _State(ckpt_dir)
+        self.writer = tf.summary.create_file_writer(str(run_dir / "logs" / "train"))
+
+    def _loss_fn(self):
+        t = self.t
+        if t["model"] == "softmax":
+            train_links = np.bincount(self.data.train[:, 1], minlength=self.data.n_items)
+            log_q = tf.constant(np.log(np.maximum(train_links, 1) / len(self.data.train)),
+                                tf.float32)
+            return lambda batch: softmax_loss(self.model, batch, log_q, t["logit_scale"])
+        return lambda batch: pointwise_loss(self.model, batch, t["loss"], t["logit_scale"])
+
+    def epoch_dataset(self, epoch: int, first_step: int) -> tf.data.Dataset:
+        t = self.t
+        if t["model"] == "softmax":
+            sampler = self.sampler if t["accidental_positives"] != "keep" else None
+            ds = softmax_dataset(self.data.positives, sampler, batch_size=t["batch_size"],
+                                 seed=t["seed"], epoch=epoch,
+                                 replicas=self.strategy.num_replicas_in_sync,
+                                 counts=self.data.positive_counts, first_step=first_step)
+        else:
+            ds = pointwise_dataset(
+                self.data.positives, self.sampler, batch_size=t["batch_size"],
+                negatives_per_positive=t["negatives_per_positive"],
+                policy=t["accidental_positives"], reject_rounds=t["reject_rounds"],
+                seed=t["seed"], epoch=epoch, counts=self.data.positive_counts,
+                first_step=first_step)
+        return self.strategy.experimental_distribute_dataset(ds)
+
+    @property
+    def examples_per_step(self) -> int:
+        if self.t["model"] == "softmax":
+            return self.batch_positives * self.batch_positives  # every film against every link
+        return self.batch_positives * (1 + self.t["negatives_per_positive"])
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        films, links = self.model.export_vectors()
+        if links is None:
+            links = link_vectors_from_films(films, self.data.train, self.data.tables.n_links)
+        return films, links
+
+    def evaluate(self) -> dict[str, float]:
+        films, links = self.vectors()
+        return evaluate_vectors(films, links, self.held, self.cfg["eval"]["recall_at"])
+
+    def resume(self) -> None:
+        if self.manager.latest_checkpoint is None or not self.state.path.exists():
+            raise RunFolderError(f"{self.run_dir}: no checkpoint to resume from; "
+                                 "start without --resume")
+        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        self.state.load()
+        logger.info("resumed from %s: epoch %d, step %d", self.manager.latest_checkpoint,
+                    self.state.epoch + 1, self.state.step)
+
+    def _save(self) -> None:
+        self.manager.save(checkpoint_number=self.state.global_step)
+        self.state.save()
+
+    def _should_stop(self) -> bool:
+        patience = self.t["early_stop_patience"]
+        history = self.state.history
+        if not patience or len(history) <= patience:
+            return False
+        best_before = max(h["auc"] for h in history[:-patience])
+        return max(h["auc"] for h in history[-patience:]) < best_before + self.t["early_stop_min_delta"]
+
+    def fit(self, stop_after_steps: int | None = None) -> list[dict]:
+        """Train to the configured epochs (or early stop); returns the per-epoch history.
+
+        `stop_after_steps` ends the run early after that many global steps (for tests and
+        benchmarks that interrupt a run), leaving only what the checkpoints hold.
+        """
+        t, state = self.t, self.state
+        interval = t["progress_interval_s"]
+        total_steps = t["epochs"] * self.steps_per_epoch
+        while state.epoch < t["epochs"] and not (state.history and self._should_stop()):
+            started = last_log = time.perf_counter()
+            steps_done, losses = 0, []
+            for batch in self.epoch_dataset(state.epoch, state.step):
+                loss = self.train_step(batch)["loss"]
+                losses.append(loss)
+                state.step += 1
+                state.global_step += 1
+                steps_done += 1
+                if t["checkpoint_every_steps"] and state.global_step % t["checkpoint_every_steps"] == 0:
+                    self._save()
+                if interval and time.perf_counter() - last_log >= interval:
+                    last_log = time.perf_counter()
+                    rate = steps_done * self.examples_per_step / (last_log - started)
+                    left = (total_steps - state.global_step) * self.examples_per_step / rate
+                    logger.info("epoch %d/%d step %d/%d loss %.4f  %.0f examples/s  ETA %.0f s",
+                                state.epoch + 1, t["epochs"], state.step, self.steps_per_epoch,
+                                float(loss), rate, left)
+                if stop_after_steps is not None and state.global_step >= stop_after_steps:
+                    return state.history
+            seconds = time.perf_counter() - started
+            metrics = self.evaluate()
+            metrics.update(epoch=state.epoch + 1,
+                           loss=float(np.mean([float(x) for x in losses])) if losses else None,
+                           seconds=seconds,
+                           examples_per_s=steps_done * self.examples_per_step / max(seconds, 1e-9))
+            state.history.append(metrics)
+            state.epoch += 1
+            state.step = 0
+            self._save()
+            with self.writer.as_default(step=state.epoch):
+                for name, value in metrics.items():
+                    if name != "epoch" and value is not None:
+                        tf.summary.scalar(name, value)
+            logger.info("epoch %d: loss %.4f  AUC %.4f  recall@%d %.3f  MRR %.3f  %.0f examples/s",
+                        state.epoch, metrics["loss"] or 0.0, metrics["auc"],
+                        self.cfg["eval"]["recall_at"][0],
+                        metrics[f"recall@{self.cfg['eval']['recall_at'][0]}"], metrics["mrr"],
+                        metrics["examples_per_s"])
+        if state.history and self._should_stop() and state.epoch < t["epochs"]:
+            logger.info("early stop after epoch %d: held-out AUC has not improved by %.4f in %d "
+                        "epochs", state.epoch, t["early_stop_min_delta"], t["early_stop_patience"])
+        self.writer.flush()
+        return state.history
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """A fresh run never mixes with an old one; a resumed one must have something to resume."""
+    if resume:
+        if not (run_dir / "checkpoints").is_dir():
+            raise RunFolderError(f"{run_dir}: nothing to resume (no checkpoints/)")
+        (run_dir / "manifest.json").unlink(missing_ok=True)
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise RunFolderError(f"{run_dir} is not empty: pass --resume to continue its run "
+                                 "or --overwrite to start again")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
+        overwrite: bool = False, truth: str | None = None,
+        stop_after_steps: int | None = None) -> dict | None:
+    """Train and export; returns the run manifest (None when stopped by stop_after_steps)."""
+    from trainer import export
+
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    strategy = configure_devices(cfg)
+    tables = load_tables(tables_dir, with_pairs=cfg["train"]["model"] == "film_film")
+    prepare_run_dir(run_dir, resume, overwrite)
+    data = prepare_data(tables, cfg)
+    trainer = Trainer(data, cfg, run_dir, strategy)
+    if resume:
+        trainer.resume()
+    logger.info("training %s: %d positives, %d steps/epoch of %d examples, %d held-out links, "
+                "%d replica(s)", cfg["train"]["model"], len(data.positives),
+                trainer.steps_per_epoch, trainer.examples_per_step, len(data.heldout),
+                strategy.num_replicas_in_sync)
+    history = trainer.fit(stop_after_steps)
+    if stop_after_steps is not None and trainer.state.global_step >= stop_after_steps \
+            and trainer.state.epoch < cfg["train"]["epochs"]:
+        return None
+    return export.export_run(trainer, history, cfg, truth=truth,
+                             seconds=time.perf_counter() - started)
