@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: setup demo test test-fast bench zip lint clean
+.PHONY: setup demo test test-fast bench bench-ingest bench-train zip lint clean
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
 setup: $(STAMP)
@@ -21,6 +21,8 @@ demo: setup
 	$(PY) -m spark_jobs.parse_dump --dump $(DEMO)/dump/enwiki-20261101-pages-articles-multistream.xml.bz2 \
 		--out $(DEMO)/tables
 	$(PY) -m spark_jobs.show_tables --tables $(DEMO)/tables
+	$(PY) -m trainer train --tables $(DEMO)/tables --out $(DEMO)/run --overwrite \
+		--truth $(DEMO)/dump/enwiki-20261101-truth.json
 
 test: setup
 	$(PY) -m pytest
@@ -28,8 +30,13 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
-bench: setup
+bench: bench-ingest bench-train
+
+bench-ingest: setup
 	$(PY) -m bench.ingest
+
+bench-train: setup
+	$(PY) -m bench.train
 
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip

@@ -5,7 +5,7 @@ from conf import ConfigError, load_config, read_properties, resolve_conf_path
 
 def test_base_defaults_load_and_have_every_section():
     cfg = load_config()
-    assert set(cfg) == {"spark", "ingest", "links", "pairs", "sample"}
+    assert set(cfg) == {"spark", "ingest", "links", "pairs", "sample", "train", "eval", "export"}
     assert cfg["links"]["min_film_count"] == 3
     assert cfg["spark"]["master"] == "local[*]"
 
@@ -62,3 +62,14 @@ def test_spark_properties_files_parse(tmp_path):
     f = tmp_path / "x.conf"
     f.write_text("# comment\nspark.a=1\nspark.b   two words\n\n")
     assert read_properties(f) == {"spark.a": "1", "spark.b": "two words"}
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.model=word2vec", "train.model must be one of film_link, film_film, softmax"),
+    ("train.optimizer=adam", "train.optimizer must be adagrad or sgd"),
+    ("train.holdout_fraction=0.7", "train.holdout_fraction must be in"),
+    ("eval.recall_at=[0]", "eval.recall_at must hold k >= 1"),
+])
+def test_impossible_train_settings_fail_at_load(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
