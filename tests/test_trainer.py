@@ -70,7 +70,7 @@ def test_empty_tables_are_refused(tmp_path):
 
 def test_holdout_split_is_deterministic_and_per_film():
     rng = np.random.default_rng(3)
-    pairs = np.array([(f, l) for f in range(50) for l in rng.choice(500, 20, replace=False)],
+    pairs = np.array([(f, k) for f in range(50) for k in rng.choice(500, 20, replace=False)],
                      dtype=np.int32)
     held = split_holdout(pairs, 0.1, 5, seed=1)
     assert np.array_equal(held, split_holdout(pairs[::-1], 0.1, 5, seed=1)[::-1])
@@ -100,7 +100,7 @@ def test_pointwise_batches_have_the_documented_layout(tables_dir):
     assert first["label"].numpy()[:, 0].tolist() == [1.0] * 128
     assert first["label"].numpy()[:, 1:].sum() == 0
     known = {tuple(p) for p in t.film_links.tolist()}
-    assert all((f, i) in known for f, i in zip(first["film"].numpy(), first["item"].numpy()[:, 0]))
+    assert all((f, i) in known for f, i in zip(first["film"].numpy(), first["item"].numpy()[:, 0], strict=True))
 
 
 def test_an_epoch_visits_every_positive_once(tables_dir):
@@ -188,7 +188,7 @@ def test_sparse_adagrad_updates_only_the_rows_used():
         loss = tf.reduce_sum(table(ids))
     grads = tape.gradient(loss, table.trainable_variables)
     assert isinstance(grads[0], tf.IndexedSlices)
-    optimizer.apply_gradients(zip(grads, table.trainable_variables))
+    optimizer.apply_gradients(zip(grads, table.trainable_variables, strict=True))
     after = table.embeddings.numpy()
     changed = np.flatnonzero(np.abs(after - before).sum(axis=1))
     assert changed.tolist() == [3, 17]

@@ -75,15 +75,15 @@ def _group(pairs: np.ndarray, films: np.ndarray) -> list[np.ndarray]:
 def evaluate_vectors(film_vectors: np.ndarray, link_vectors: np.ndarray, held: HeldOut,
                      recall_at: list[int], chunk: int = 256) -> dict[str, float]:
     """Metrics for L2-normalised vectors (cosine = dot product)."""
-    f, l = film_vectors, link_vectors
-    pos = np.einsum("ij,ij->i", f[held.positives[:, 0]], l[held.positives[:, 1]])
-    neg = np.einsum("ijk,ik->ij", l[held.negatives], f[held.positives[:, 0]])
+    f, v = film_vectors, link_vectors
+    pos = np.einsum("ij,ij->i", f[held.positives[:, 0]], v[held.positives[:, 1]])
+    neg = np.einsum("ijk,ik->ij", v[held.negatives], f[held.positives[:, 0]])
     auc = float(np.mean((neg < pos[:, None]) + 0.5 * (neg == pos[:, None])))
     recall = {k: [] for k in recall_at}
     reciprocal_ranks = []
     for start in range(0, len(held.films), chunk):
         films = held.films[start:start + chunk]
-        scores = f[films] @ l.T
+        scores = f[films] @ v.T
         for row, i in enumerate(range(start, start + len(films))):
             scores[row, held.train_links[i]] = -np.inf
         for row, i in enumerate(range(start, start + len(films))):

@@ -25,9 +25,8 @@ from trainer import features
 from trainer.evaluate import HeldOut, evaluate_vectors, link_vectors_from_films
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
+from trainer.pipeline import PairSampler, pointwise_dataset, softmax_dataset, steps_per_epoch
 from trainer.run_folder import RunFolderError
-from trainer.pipeline import (PairSampler, pointwise_dataset, softmax_dataset,
-                              steps_per_epoch)
 from trainer.steps import make_train_step, pointwise_loss, softmax_loss
 from trainer.tables import Tables, load_tables, split_holdout
 
@@ -55,7 +54,8 @@ def prepare_data(tables: Tables, cfg) -> Data:
     train, heldout = tables.film_links[~held], tables.film_links[held]
     counts = tables.film_link_counts[~held]
     if t["model"] == "film_film":
-        positives, positive_counts, n_items = tables.film_pairs, tables.film_pair_weights, tables.n_films
+        positives, positive_counts = tables.film_pairs, tables.film_pair_weights
+        n_items = tables.n_films
     else:
         positives, positive_counts, n_items = train, counts.astype(np.float64), tables.n_links
     return Data(tables=tables, train=train, train_counts=counts, heldout=heldout,
@@ -91,8 +91,10 @@ def configure_devices(cfg) -> tf.distribute.Strategy:
 
 def build_model(data: Data, cfg) -> FilmEmbeddingModel:
     t = cfg["train"]
-    attributes = features.film_attributes(data.tables, t["side_fields"]) if t["side_features"] else None
-    types = features.link_types(data.tables) if t["link_types"] and t["model"] != "film_film" else None
+    attributes = (features.film_attributes(data.tables, t["side_fields"])
+                  if t["side_features"] else None)
+    types = (features.link_types(data.tables)
+             if t["link_types"] and t["model"] != "film_film" else None)
     model = FilmEmbeddingModel(
         data.tables.n_films, data.tables.n_links, t["dim"],
         shared_items=t["model"] == "film_film",
@@ -147,7 +149,8 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch(len(data.positives), t["batch_size"])
         self.batch_positives = min(t["batch_size"], len(data.positives))
         jit = t["jit_compile"] and strategy.num_replicas_in_sync == 1
-        self.train_step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy, jit)
+        self.train_step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy,
+                                          jit)
         self.held = HeldOut.build(data.train, data.heldout, data.tables.n_links,
                                   cfg["eval"]["negatives_per_positive"], cfg["eval"]["max_films"],
                                   seed=t["seed"])
@@ -219,7 +222,8 @@ class Trainer:
         if not patience or len(history) <= patience:
             return False
         best_before = max(h["auc"] for h in history[:-patience])
-        return max(h["auc"] for h in history[-patience:]) < best_before + self.t["early_stop_min_delta"]
+        recent = max(h["auc"] for h in history[-patience:])
+        return recent < best_before + self.t["early_stop_min_delta"]
 
     def fit(self, stop_after_steps: int | None = None) -> list[dict]:
         """Train to the configured epochs (or early stop); returns the per-epoch history.
@@ -239,7 +243,8 @@ class Trainer:
                 state.step += 1
                 state.global_step += 1
                 steps_done += 1
-                if t["checkpoint_every_steps"] and state.global_step % t["checkpoint_every_steps"] == 0:
+                every = t["checkpoint_every_steps"]
+                if every and state.global_step % every == 0:
                     self._save()
                 if interval and time.perf_counter() - last_log >= interval:
                     last_log = time.perf_counter()
