@@ -73,3 +73,8 @@ def test_spark_properties_files_parse(tmp_path):
 def test_impossible_train_settings_fail_at_load(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_gpu_overlay_loads():
+    cfg = load_config("gpu")
+    assert cfg["train"]["strategy"] == "mirrored" and cfg["train"]["mixed_precision"] is True
