@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import bz2
 import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from bench.results_file import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "bench"
@@ -158,17 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     import mwparserfromhell
     import pyspark
 
-    result = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": sys.version.split()[0], "pyspark": pyspark.__version__,
-                    "mwparserfromhell": mwparserfromhell.__version__},
+    write_result("ingest", {
         "dump": {"path": str(dump), "bz2_bytes": dump.stat().st_size, "xml_bytes": xml_bytes},
         "two_cores": two, "one_core": one, "classic": old, "ratios": ratios,
         "targets": {"job_vs_bare_read": 0.8, "job_vs_classic": 10, "two_cores_vs_one": 1.8},
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench" / "results" / "ingest.json").write_text(json.dumps(result, indent=2))
+    }, pyspark=pyspark.__version__, mwparserfromhell=mwparserfromhell.__version__)
     return 0
 
 

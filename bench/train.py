@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.results_file import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "bench"
@@ -175,16 +176,13 @@ def _timer():
 
 def classic(tables_dir: Path, cfg, budget_s: float, dim: int) -> dict:
     """The notebooks' recipe; returns examples/s, AUC per epoch and seconds to AUC 0.9."""
-    from trainer.evaluate import HeldOut, evaluate_vectors
-    from trainer.tables import load_tables, split_holdout
+    from trainer.evaluate import evaluate_vectors, held_out_for
+    from trainer.tables import heldout_mask, load_tables
 
     t = load_tables(tables_dir)
-    tc = cfg["train"]
-    held_mask = split_holdout(t.film_links, tc["holdout_fraction"], tc["min_links_for_holdout"],
-                              tc["seed"])
+    held_mask = heldout_mask(t, cfg)
     train, heldout = t.film_links[~held_mask], t.film_links[held_mask]
-    held = HeldOut.build(train, heldout, t.n_links, cfg["eval"]["negatives_per_positive"],
-                         cfg["eval"]["max_films"], tc["seed"])
+    held = held_out_for(train, heldout, t.n_links, cfg)
     pairs = [tuple(p) for p in train.tolist()]
     positives, negative_ratio = 512, 10
     model = _classic_model(t.n_films, t.n_links, dim)
@@ -281,18 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    result = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": sys.version.split()[0], "tensorflow": tf.__version__,
-                    "keras": keras.__version__},
+    write_result("train", {
         "tables": str(tables), "auc_target": AUC_TARGET,
         "classic": old, "trainer": mine, "scale": scale,
         "ratios": {"examples_per_s_sample": speedup, "examples_per_s_scale": scale["ratio"]},
         "targets": {"examples_per_s": 30, "faster_to_auc": True},
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench" / "results" / "train.json").write_text(json.dumps(result, indent=2))
+    }, tensorflow=tf.__version__, keras=keras.__version__)
     return 0
 
 

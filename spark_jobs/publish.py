@@ -10,11 +10,13 @@ import json
 import logging
 import uuid
 
+from conf.manifest import MANIFEST, TABLES_KIND
+from conf.manifest import TABLES_SCHEMA_VERSION as SCHEMA_VERSION
+from conf.manifest import read_manifest as _read_manifest
+
 logger = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-SCHEMA_VERSION = 1
-TABLES_KIND = "wikifilms.tables"
+PRODUCE_TABLES = "run `python -m spark_jobs.parse_dump` to produce it"
 
 
 class UnfinishedOutputError(RuntimeError):
@@ -80,21 +82,5 @@ class OutputPublisher:
 
 def read_manifest(folder: str) -> dict:
     """The manifest of a finished local tables folder; refuses a folder without one."""
-    from pathlib import Path
-
-    path = Path(folder) / MANIFEST
-    if not path.exists():
-        raise UnfinishedOutputError(
-            f"{folder} has no {MANIFEST}: it is an unfinished or foreign write; "
-            "re-run `python -m spark_jobs.parse_dump` to produce it"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise UnfinishedOutputError(f"{path} is not valid JSON ({e}); re-run the job") from e
-    if manifest.get("kind") != TABLES_KIND or manifest.get("schema_version") != SCHEMA_VERSION:
-        raise UnfinishedOutputError(
-            f"{path}: kind {manifest.get('kind')!r} schema {manifest.get('schema_version')!r}, "
-            f"expected {TABLES_KIND!r} schema {SCHEMA_VERSION}"
-        )
-    return manifest
+    return _read_manifest(folder, TABLES_KIND, SCHEMA_VERSION, "tables", PRODUCE_TABLES,
+                          UnfinishedOutputError)

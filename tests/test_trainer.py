@@ -306,4 +306,4 @@ def test_cli_bad_tables_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"trainer: error: {tmp_path / 'nope'}: no such tables folder; run "
-        "`python -m spark_jobs.parse_dump`"]
+        "`python -m spark_jobs.parse_dump` to produce it"]

@@ -39,10 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args) -> dict:
     import numpy as np
 
-    from trainer.evaluate import HeldOut, evaluate_vectors
+    from trainer.evaluate import evaluate_vectors, held_out_for
     from trainer.quality import franchise_report
     from trainer.run_folder import read_run_manifest
-    from trainer.tables import load_tables, split_holdout
+    from trainer.tables import heldout_mask, load_tables
 
     manifest = read_run_manifest(args.run)
     # The run's own split and metric settings, unless the command line overrides them.
@@ -53,16 +53,12 @@ def _evaluate(args) -> dict:
     if tables.manifest["id"] != manifest["tables"]["id"]:
         raise ConfigError(f"{args.run} was trained on tables {manifest['tables']['id'][:8]} but "
                           f"{manifest['tables']['folder']} now holds {tables.manifest['id'][:8]}")
-    t = cfg["train"]
-    held = split_holdout(tables.film_links, t["holdout_fraction"], t["min_links_for_holdout"],
-                         t["seed"])
+    held = heldout_mask(tables, cfg)
     train, heldout = tables.film_links[~held], tables.film_links[held]
     films = np.load(Path(args.run) / manifest["embeddings"]["films"])
     links = np.load(Path(args.run) / manifest["embeddings"]["links"])
-    e = cfg["eval"]
-    metrics = evaluate_vectors(films, links, HeldOut.build(
-        train, heldout, tables.n_links, e["negatives_per_positive"], e["max_films"], t["seed"]),
-        e["recall_at"])
+    metrics = evaluate_vectors(films, links, held_out_for(train, heldout, tables.n_links, cfg),
+                               cfg["eval"]["recall_at"])
     if args.truth:
         metrics["quality"] = franchise_report(films, train, args.truth, tables.film_titles)
     return metrics

@@ -63,6 +63,13 @@ class HeldOut:
                    train_links=by_film_train, heldout_links=by_film_held, n_links=n_links)
 
 
+def held_out_for(train: np.ndarray, heldout: np.ndarray, n_links: int, cfg) -> HeldOut:
+    """HeldOut.build with the run's [eval] settings and [train] seed."""
+    e = cfg["eval"]
+    return HeldOut.build(train, heldout, n_links, e["negatives_per_positive"], e["max_films"],
+                         cfg["train"]["seed"])
+
+
 def _group(pairs: np.ndarray, films: np.ndarray) -> list[np.ndarray]:
     """The links of each film in `films` (sorted), from (film, link) rows."""
     order = np.argsort(pairs[:, 0], kind="stable")

@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION
 from conf.version import code_version
-from trainer.run_folder import RUN_KIND, RUN_SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,8 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
     films, links = trainer.vectors()
     write_embeddings(run_dir / "embeddings", films, links, tables)
     trainer.model.save(run_dir / "model.keras")
-    metrics = {"history": history, **final_metrics(history),
+    summary = final_metrics(history)
+    metrics = {"history": history, **summary,
                "definitions": "see trainer/evaluate.py"}
     if truth:
         metrics["quality"] = franchise_report(films, trainer.data.train, truth, tables.film_titles)
@@ -169,7 +170,7 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
                        "link_titles": "embeddings/links.parquet", "normalized": True},
         "link_vectors": ("learned" if trainer.model.link_table is not None
                          else "mean of linking films' vectors (film_film learns no link table)"),
-        "metrics": {"epochs": len(history), **(final_metrics(history)["last"] or {})},
+        "metrics": {"epochs": len(history), **(summary["last"] or {})},
         "quality": metrics.get("quality"),
         "projector_points": projector_points,
         "map_points": map_points,

@@ -93,8 +93,15 @@ class PairSampler:
 
 
 def _epoch_seed(seed: int, epoch, purpose: int) -> tf.Tensor:
+    """The stateless seed of one epoch's stream for `purpose`."""
     return tf.stack([tf.constant(seed, tf.int64),
                      tf.cast(epoch, tf.int64) * 8 + purpose])
+
+
+def _step_seed(seed: int, epoch, purpose: int, step) -> tf.Tensor:
+    """The stateless seed of one step's draw for `purpose` (steps < 1,000,003 never collide)."""
+    return tf.stack([tf.constant(seed, tf.int64),
+                     (tf.cast(epoch, tf.int64) * 8 + purpose) * 1_000_003 + step])
 
 
 def steps_per_epoch(n_positives: int, batch_size: int) -> int:
@@ -127,9 +134,7 @@ def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: i
 
         def batch(step):
             u = tf.random.stateless_uniform(
-                [batch_size], tf.stack([tf.constant(seed, tf.int64),
-                                        (epoch * 8 + _POSITIVES) * 1_000_003 + step]),
-                dtype=tf.float64)
+                [batch_size], _step_seed(seed, epoch, _POSITIVES, step), dtype=tf.float64)
             rows = tf.minimum(tf.cast(tf.searchsorted(cdf, u, side="right"), tf.int32), n - 1)
             return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
 
@@ -145,9 +150,8 @@ def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size
     k = negatives_per_positive
 
     def add_negatives(step, films, items):
-        neg_seed = tf.stack([tf.constant(seed, tf.int64),
-                             (tf.cast(epoch, tf.int64) * 8 + _NEGATIVES) * 1_000_003 + step])
-        negatives, weights = sampler.negatives(films, k, neg_seed, policy, reject_rounds)
+        negatives, weights = sampler.negatives(films, k, _step_seed(seed, epoch, _NEGATIVES, step),
+                                               policy, reject_rounds)
         b = tf.shape(films)[0]
         return {
             "film": films,

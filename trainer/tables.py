@@ -7,7 +7,6 @@ one line naming the folder and what to do.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from conf.manifest import MANIFEST, TABLES_KIND, TABLES_SCHEMA_VERSION, read_manifest
+
 logger = logging.getLogger(__name__)
 
-TABLES_KIND = "wikifilms.tables"
-TABLES_SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
 
 # The columns the trainer reads, with the Arrow types the ingestion job writes.
 REQUIRED_COLUMNS: dict[str, dict[str, pa.DataType]] = {
@@ -67,24 +65,8 @@ class Tables:
 
 def read_tables_manifest(folder: str | Path) -> dict:
     """The manifest of a finished tables folder, or TablesError."""
-    path = Path(folder) / MANIFEST
-    if not Path(folder).is_dir():
-        raise TablesError(f"{folder}: no such tables folder; run `python -m spark_jobs.parse_dump`")
-    if not path.exists():
-        raise TablesError(
-            f"{folder} has no {MANIFEST}: an unfinished or foreign write; re-run "
-            "`python -m spark_jobs.parse_dump` to produce it"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise TablesError(f"{path} is not valid JSON ({e}); re-run the ingestion job") from e
-    if manifest.get("kind") != TABLES_KIND or manifest.get("schema_version") != TABLES_SCHEMA_VERSION:
-        raise TablesError(
-            f"{path}: kind {manifest.get('kind')!r} schema {manifest.get('schema_version')!r}, "
-            f"but the trainer reads {TABLES_KIND!r} schema {TABLES_SCHEMA_VERSION}"
-        )
-    return manifest
+    return read_manifest(folder, TABLES_KIND, TABLES_SCHEMA_VERSION, "tables",
+                         "run `python -m spark_jobs.parse_dump` to produce it", TablesError)
 
 
 def _read(folder: Path, name: str, manifest: dict, extra: tuple[str, ...] = ()) -> pa.Table:
@@ -192,3 +174,10 @@ def split_holdout(film_links: np.ndarray, fraction: float, min_links: int,
     quota = np.where(size >= min_links, np.maximum(1, np.rint(size * fraction)), 0)
     held[order] = rank < quota
     return held
+
+
+def heldout_mask(tables: Tables, cfg) -> np.ndarray:
+    """`split_holdout` of the tables' film_links with the run's [train] settings."""
+    t = cfg["train"]
+    return split_holdout(tables.film_links, t["holdout_fraction"], t["min_links_for_holdout"],
+                         t["seed"])

@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from conf import ConfigError
 from trainer import features
-from trainer.evaluate import HeldOut, evaluate_vectors, link_vectors_from_films
+from trainer.evaluate import evaluate_vectors, held_out_for, link_vectors_from_films
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, softmax_dataset, steps_per_epoch
 from trainer.run_folder import RunFolderError
 from trainer.steps import make_train_step, pointwise_loss, softmax_loss
-from trainer.tables import Tables, load_tables, split_holdout
+from trainer.tables import Tables, heldout_mask, load_tables
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ class Data:
 def prepare_data(tables: Tables, cfg) -> Data:
     """Hold out links, and choose the positives the configured model trains on."""
     t = cfg["train"]
-    held = split_holdout(tables.film_links, t["holdout_fraction"], t["min_links_for_holdout"],
-                         t["seed"])
+    held = heldout_mask(tables, cfg)
     train, heldout = tables.film_links[~held], tables.film_links[held]
     counts = tables.film_link_counts[~held]
     if t["model"] == "film_film":
@@ -83,8 +83,8 @@ def configure_devices(cfg) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(devices=devices)
     if t["strategy"] == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise RunFolderError("train.strategy = multi_worker needs the TF_CONFIG environment "
-                                 "variable listing the workers (see the README)")
+            raise ConfigError("train.strategy = multi_worker needs the TF_CONFIG environment "
+                              "variable listing the workers")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -137,8 +137,8 @@ class Trainer:
             self.model = build_model(data, cfg)
             self.optimizer = make_optimizer(t["optimizer"], t["learning_rate"])
             self.optimizer.build(self.model.trainable_variables)
-        symmetric = t["model"] == "film_film"
-        if t["model"] == "film_film":
+        symmetric = t["model"] == "film_film"  # items are films: (a, b) is also (b, a)
+        if symmetric:
             item_counts = np.bincount(data.positives.ravel(), minlength=data.n_items)
         else:
             item_counts = data.tables.link_film_count
@@ -151,9 +151,7 @@ class Trainer:
         jit = t["jit_compile"] and strategy.num_replicas_in_sync == 1
         self.train_step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy,
                                           jit)
-        self.held = HeldOut.build(data.train, data.heldout, data.tables.n_links,
-                                  cfg["eval"]["negatives_per_positive"], cfg["eval"]["max_films"],
-                                  seed=t["seed"])
+        self.held = held_out_for(data.train, data.heldout, data.tables.n_links, cfg)
         ckpt_dir = run_dir / "checkpoints"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)

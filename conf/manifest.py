@@ -1,0 +1,39 @@
+"""The manifest every stage writes last, and the one reader every downstream stage uses.
+
+A folder without `manifest.json` is an unfinished (or foreign) write; a manifest of another
+kind or schema version comes from another stage or version. Either is refused with one line
+naming the folder and how to produce it. Each package passes its own error class.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+TABLES_KIND, TABLES_SCHEMA_VERSION = "wikifilms.tables", 1
+RUN_KIND, RUN_SCHEMA_VERSION = "wikifilms.run", 1
+
+
+class ManifestError(ValueError):
+    """A folder whose manifest is missing, unreadable, or of another kind or version."""
+
+
+def read_manifest(folder: str | Path, kind: str, schema_version: int, what: str, remedy: str,
+                  error: type[Exception] = ManifestError) -> dict:
+    """The manifest of a finished local `what` folder ("tables", "run"), or `error`."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise error(f"{folder}: no such {what} folder; {remedy}")
+    if not path.exists():
+        raise error(f"{folder} has no {MANIFEST}: an unfinished or foreign write; {remedy}")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise error(f"{path} is not valid JSON ({e}); {remedy}") from e
+    if manifest.get("kind") != kind or manifest.get("schema_version") != schema_version:
+        raise error(f"{path}: kind {manifest.get('kind')!r} schema "
+                    f"{manifest.get('schema_version')!r}, expected {kind!r} schema "
+                    f"{schema_version}; {remedy}")
+    return manifest
