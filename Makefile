@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: setup demo test test-fast bench bench-ingest bench-train zip lint clean
+.PHONY: setup demo test test-fast bench bench-ingest bench-train bench-index zip lint clean
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
 setup: $(STAMP)
@@ -23,6 +23,8 @@ demo: setup
 	$(PY) -m spark_jobs.show_tables --tables $(DEMO)/tables
 	$(PY) -m trainer train --tables $(DEMO)/tables --out $(DEMO)/run --overwrite \
 		--truth $(DEMO)/dump/enwiki-20261101-truth.json
+	$(PY) -m index build --run $(DEMO)/run --out $(DEMO)/index --overwrite
+	$(PY) scripts/demo_queries.py --index $(DEMO)/index --truth $(DEMO)/dump/enwiki-20261101-truth.json
 
 test: setup
 	$(PY) -m pytest
@@ -30,13 +32,16 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
-bench: bench-ingest bench-train
+bench: bench-ingest bench-train bench-index
 
 bench-ingest: setup
 	$(PY) -m bench.ingest
 
 bench-train: setup
 	$(PY) -m bench.train
+
+bench-index: setup
+	$(PY) -m bench.index
 
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip

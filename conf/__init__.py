@@ -169,6 +169,15 @@ def _validate(cfg: Mapping[str, Any]) -> None:
         (all(k >= 1 for k in cfg["eval"]["recall_at"]), "eval.recall_at must hold k >= 1"),
         (cfg["export"]["projector_max_points"] >= 1, "export.projector_max_points must be >= 1"),
     ]
+    index = cfg["index"]
+    rules += [
+        (index["n_trees"] >= 1, "index.n_trees must be >= 1"),
+        (index["search_k"] == -1 or index["search_k"] >= 1, "index.search_k must be -1 or >= 1"),
+        (0.0 < index["target_recall"] <= 1.0, "index.target_recall must be in (0, 1]"),
+        (index["recall_queries"] >= 1, "index.recall_queries must be >= 1"),
+        (index["build_jobs"] == -1 or index["build_jobs"] >= 1,
+         "index.build_jobs must be -1 or >= 1"),
+    ]
     levels = {"MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_AND_DISK_DESER"}
     rules.append(
         (

@@ -13,6 +13,7 @@ from pathlib import Path
 MANIFEST = "manifest.json"
 TABLES_KIND, TABLES_SCHEMA_VERSION = "wikifilms.tables", 1
 RUN_KIND, RUN_SCHEMA_VERSION = "wikifilms.run", 1
+INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 1
 
 
 class ManifestError(ValueError):

@@ -59,6 +59,12 @@ def write_tables(folder: Path, n_clusters: int = 8, films_per_cluster: int = 25,
         "shared": pa.array(np.full(len(fp), 4, np.int32)),
         "weight": pa.array(np.ones(len(fp), np.float32)),
     })
+    # Each film's title without its "(cluster c)" qualifier redirects to it.
+    tables["redirects"] = pa.table({
+        "source": [f"Film {i}" for i in range(n_films)],
+        "target": [f"Film {i} (cluster {i // films_per_cluster})" for i in range(n_films)],
+        "hops": pa.array(np.ones(n_films, np.int32)),
+    })
     for name, table in tables.items():
         (folder / name).mkdir(exist_ok=True)
         pq.write_table(table, folder / name / "part-00000.parquet")

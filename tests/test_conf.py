@@ -5,7 +5,8 @@ from conf import ConfigError, load_config, read_properties, resolve_conf_path
 
 def test_base_defaults_load_and_have_every_section():
     cfg = load_config()
-    assert set(cfg) == {"spark", "ingest", "links", "pairs", "sample", "train", "eval", "export"}
+    assert set(cfg) == {"spark", "ingest", "links", "pairs", "sample", "train", "eval", "export",
+                        "index"}
     assert cfg["links"]["min_film_count"] == 3
     assert cfg["spark"]["master"] == "local[*]"
 
@@ -69,6 +70,9 @@ def test_spark_properties_files_parse(tmp_path):
     ("train.optimizer=adam", "train.optimizer must be adagrad or sgd"),
     ("train.holdout_fraction=0.7", "train.holdout_fraction must be in"),
     ("eval.recall_at=[0]", "eval.recall_at must hold k >= 1"),
+    ("index.search_k=0", "index.search_k must be -1 or >= 1"),
+    ("index.target_recall=1.5", "index.target_recall must be in"),
+    ("index.n_trees=0", "index.n_trees must be >= 1"),
 ])
 def test_impossible_train_settings_fail_at_load(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -231,6 +231,23 @@ def test_the_run_folder_holds_what_the_manifest_says(trained, tables_dir):
     assert list((out / "logs" / "train").iterdir())  # TensorBoard event file
 
 
+def test_the_index_builds_on_a_trained_run(trained, tmp_path):
+    """The stages meet: a run the trainer wrote is indexed, and film 7's neighbours are
+    mostly its planted cluster (films 0-24)."""
+    from index.build import build_index
+    from index.folder import open_index
+    from index.query import nearest
+
+    out, manifest = trained
+    index_manifest = build_index(out, tmp_path / "index", train_cfg())
+    assert index_manifest["run"]["id"] == manifest["id"] and index_manifest["dim"] == 16
+    films = open_index(tmp_path / "index", "films")
+    found = films.lookup.resolve("Film 7")  # a redirect in the tables
+    assert (found.id, found.how) == (7, "redirect")
+    same_cluster = [n.id < 25 for n in nearest(films, [7], 10)]
+    assert sum(same_cluster) >= 8
+
+
 def test_model_save_load_round_trip(trained):
     import keras
 

@@ -1,0 +1,201 @@
+"""`build_index(run_dir, out_dir, cfg)`: Annoy forests, lookups and a manifest from a run folder.
+
+Reads the run's manifest and embeddings (trainer.export), the redirects of the tables it
+was trained on, and writes the index folder (index.folder) aside, then moves it into place
+with the manifest last: an interrupted build never leaves a folder that `query` accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from conf.manifest import (
+    INDEX_KIND,
+    INDEX_SCHEMA_VERSION,
+    RUN_KIND,
+    RUN_SCHEMA_VERSION,
+    TABLES_KIND,
+    TABLES_SCHEMA_VERSION,
+    ManifestError,
+    read_manifest,
+)
+from conf.version import code_version
+from index.folder import KINDS, IndexFolderError, file_entry, write_arrow, write_manifest
+from index.lookup import alias_table
+from index.recall import tune_search_k
+
+logger = logging.getLogger(__name__)
+
+METRIC = "angular"
+RECALL_K = 10
+
+
+def _read_run(run_dir: Path) -> dict:
+    return read_manifest(run_dir, RUN_KIND, RUN_SCHEMA_VERSION, "run",
+                         "train one with `python -m trainer train --tables DIR --out RUN_DIR`",
+                         IndexFolderError)
+
+
+def load_vectors(path: Path, rows: int, dim: int) -> np.ndarray:
+    """The run's float32 vectors, checked against its manifest, L2-normalised again."""
+    try:
+        vectors = np.load(path)
+    except (OSError, ValueError) as e:
+        raise IndexFolderError(f"{path}: not a readable .npy file ({e}); re-export the run") from e
+    if vectors.ndim != 2 or vectors.shape != (rows, dim):
+        raise IndexFolderError(f"{path}: shape {vectors.shape}, the run manifest says "
+                               f"({rows}, {dim}); the run folder is inconsistent, re-train it")
+    if not np.isfinite(vectors).all():
+        bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+        raise IndexFolderError(f"{path}: {bad} rows hold NaN or infinity; the run diverged, "
+                               "re-train it (lower train.learning_rate)")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def load_redirects(tables_dir: Path, tables_id: str) -> dict[str, str]:
+    """source -> final target from the tables the run was trained on ({} if they are gone)."""
+    try:
+        manifest = read_manifest(tables_dir, TABLES_KIND, TABLES_SCHEMA_VERSION, "tables",
+                                 "pass --tables with the folder the run was trained on")
+    except ManifestError as e:
+        logger.warning("no redirects in the title lookup: %s", e)
+        return {}
+    if manifest["id"] != tables_id:
+        raise IndexFolderError(f"{tables_dir} holds tables {manifest['id'][:8]}, but the run "
+                               f"was trained on tables {tables_id[:8]}; pass --tables with "
+                               "the folder it was trained on")
+    redirects = pq.read_table(tables_dir / "redirects", columns=["source", "target"])
+    redirects = redirects.filter(pc.and_(pc.is_valid(redirects["source"]),
+                                         pc.is_valid(redirects["target"])))
+    return dict(zip(redirects["source"].to_pylist(), redirects["target"].to_pylist(), strict=True))
+
+
+def build_forest(vectors: np.ndarray, path: Path, cfg_index: dict):
+    """An Annoy angular forest over `vectors` saved at `path`; returns it loaded (mmap)."""
+    from annoy import AnnoyIndex
+
+    forest = AnnoyIndex(vectors.shape[1], METRIC)
+    forest.set_seed(cfg_index["seed"])
+    if cfg_index["on_disk_build"]:
+        forest.on_disk_build(str(path))
+    for i, vector in enumerate(vectors):
+        forest.add_item(i, vector)
+    forest.build(cfg_index["n_trees"], n_jobs=cfg_index["build_jobs"])
+    if not cfg_index["on_disk_build"]:
+        forest.save(str(path))
+    forest.unload()
+    forest.load(str(path))
+    return forest
+
+
+def _build_side(kind: str, vectors: np.ndarray, items: pa.Table, redirects: dict[str, str],
+                staging: Path, index_id: str, cfg_index: dict) -> dict:
+    started = time.perf_counter()
+    forest = build_forest(vectors, staging / f"{kind}.ann", cfg_index)
+    build_seconds = time.perf_counter() - started
+    recall = tune_search_k(forest, vectors, cfg_index["n_trees"], cfg_index["search_k"],
+                           k=RECALL_K, target=cfg_index["target_recall"],
+                           queries=cfg_index["recall_queries"], seed=cfg_index["seed"],
+                           tune=cfg_index["tune_search_k"])
+    forest.unload()
+    np.save(staging / f"{kind}.npy", vectors)
+    write_arrow(staging / f"{kind}.arrow", items, index_id)
+    aliases = alias_table(items.column("title").to_pylist(), redirects)
+    write_arrow(staging / f"{kind}_aliases.arrow", aliases, index_id)
+    via = pc.value_counts(aliases["via"].combine_chunks().dictionary_decode()).to_pylist()
+    logger.info("%s: %d items, %d trees in %.1f s; recall@%d %.4f at search_k %d",
+                kind, len(vectors), cfg_index["n_trees"], build_seconds, RECALL_K,
+                recall["recall"], recall["search_k"])
+    return {
+        "items": int(len(vectors)),
+        "ann": file_entry(staging / f"{kind}.ann"),
+        "vectors": file_entry(staging / f"{kind}.npy"),
+        "items_table": file_entry(staging / f"{kind}.arrow"),
+        "aliases": file_entry(staging / f"{kind}_aliases.arrow"),
+        "lookup": {v["values"]: v["counts"] for v in via},
+        "recall": recall,
+        "build_seconds": round(build_seconds, 3),
+    }
+
+
+def _publish(staging: Path, out: Path, overwrite: bool) -> None:
+    """Move the finished staging folder to `out` (replacing an old index only if asked)."""
+    old = None
+    if out.exists():
+        if not overwrite:
+            raise IndexFolderError(f"{out} exists; pass --overwrite to replace it")
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: str | None = None,
+                overwrite: bool = False) -> dict:
+    """Build the index folder `out_dir` from the finished run `run_dir`; returns its manifest."""
+    run_dir, out = Path(run_dir), Path(out_dir)
+    if out.exists() and not overwrite:
+        raise IndexFolderError(f"{out} exists; pass --overwrite to replace it")
+    started = time.perf_counter()
+    run = _read_run(run_dir)
+    dim, counts = int(run["dim"]), run["counts"]
+    if counts["films"] == 0:
+        raise IndexFolderError(f"{run_dir}: the run holds no films; nothing to index")
+    emb = run["embeddings"]
+    vectors = {"films": load_vectors(run_dir / emb["films"], counts["films"], dim),
+               "links": load_vectors(run_dir / emb["links"], counts["links"], dim)}
+    items = {"films": pq.read_table(run_dir / emb["film_titles"]),
+             "links": pq.read_table(run_dir / emb["link_titles"])}
+    for kind in KINDS:
+        if items[kind].num_rows != len(vectors[kind]):
+            raise IndexFolderError(f"{run_dir / emb[kind[:-1] + '_titles']}: "
+                                   f"{items[kind].num_rows} titles for {len(vectors[kind])} "
+                                   "vectors; the run folder is inconsistent, re-train it")
+    tables = Path(tables_dir) if tables_dir else Path(run["tables"]["folder"])
+    redirects = load_redirects(tables, run["tables"]["id"])
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.building-{uuid.uuid4().hex[:8]}")
+    staging.mkdir()
+    index_id = uuid.uuid4().hex
+    cfg_index = cfg["index"]
+    try:
+        sides = {kind: _build_side(kind, vectors[kind], items[kind], redirects, staging,
+                                   index_id, cfg_index) for kind in KINDS}
+        manifest = {
+            "kind": INDEX_KIND,
+            "schema_version": INDEX_SCHEMA_VERSION,
+            "id": index_id,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "run": {"folder": str(run_dir.resolve()), "id": run["id"]},
+            "tables": {"folder": str(tables.resolve()), "id": run["tables"]["id"],
+                       "redirects": len(redirects)},
+            "metric": METRIC,
+            "dim": dim,
+            "n_trees": cfg_index["n_trees"],
+            "seed": cfg_index["seed"],
+            "on_disk_build": cfg_index["on_disk_build"],
+            **sides,
+            "config": {"index": dict(cfg_index)},
+            "code_version": code_version(),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        write_manifest(staging, manifest)
+        _publish(staging, out, overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("index written to %s (manifest %s)", out, index_id[:8])
+    return manifest

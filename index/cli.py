@@ -1,0 +1,137 @@
+"""`python -m index build|query`: thin shells over index.build and index.query.
+
+Neither command imports TensorFlow or PySpark; `query` memory-maps the index, so it answers
+in well under a second from a cold start.
+
+Exit status: 0 answered; 1 a title was not found or is ambiguous (suggestions or candidates
+on stderr); 2 a bad index folder, run folder or configuration (one line naming the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from conf import ConfigError, load_config
+
+NOT_FOUND, BAD_INPUT = 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build the Annoy index folder from a run folder")
+    build.add_argument("--run", required=True, help="run folder written by `python -m trainer`")
+    build.add_argument("--out", required=True, help="index folder to write")
+    build.add_argument("--tables", help="the tables folder the run was trained on, if it moved "
+                                        "(its redirects feed the title lookup)")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    build.add_argument("--config", help="overlay: local, test, gpu, cluster or a path")
+    build.add_argument("-p", dest="overrides", action="append", default=[],
+                       metavar="SECTION.KEY=VALUE", help="override one setting")
+    build.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+    query = sub.add_parser("query", help="films like a film (or links like a link)")
+    query.add_argument("--index", required=True, help="index folder written by `build`")
+    query.add_argument("titles", nargs="+", metavar="TITLE",
+                       help="one title, or several: items for someone who liked all of them")
+    query.add_argument("-k", type=int, default=10, help="answers (default 10)")
+    query.add_argument("--links", action="store_true", help="query the links (pages) index")
+    query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    query.add_argument("--exact", action="store_true", help="brute force instead of Annoy")
+    query.add_argument("--search-k", type=int, help="Annoy nodes to inspect (default: tuned "
+                                                   "at build time)")
+    return parser
+
+
+def _format_table(neighbours, kind: str) -> str:
+    if kind == "films":
+        head = ("rank", "title", "cosine", "year", "director")
+        rows = [(str(n.rank), n.title, f"{n.similarity:.3f}", str(n.facts.get("year") or ""),
+                 n.facts.get("director") or "") for n in neighbours]
+    else:
+        head = ("rank", "title", "cosine", "films")
+        rows = [(str(n.rank), n.title, f"{n.similarity:.3f}", str(n.facts.get("film_count", "")))
+                for n in neighbours]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(head)]
+    right = {0, 2}
+    lines = []
+    for row in (head, *rows):
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _describe(side, i: int) -> str:
+    facts = side.items.slice(i, 1).to_pylist()[0]
+    extra = [str(facts[c]) for c in ("year", "director") if facts.get(c)]
+    return facts["title"] + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _query(args) -> int:
+    from index.folder import open_index
+    from index.query import nearest
+
+    kind = "links" if args.links else "films"
+    side = open_index(args.index, kind)
+    ids, notes = [], []
+    for title in args.titles:
+        found = side.lookup.resolve(title)
+        if found.ambiguous:
+            listed = "; ".join(_describe(side, i) for i in found.candidates[:10])
+            print(f"index: {title!r} may be any of {len(found.candidates)} {kind}: {listed}. "
+                  "Give the full title.", file=sys.stderr)
+            return NOT_FOUND
+        if found.id is None:
+            hint = (f"; did you mean: {'; '.join(found.suggestions)}?" if found.suggestions
+                    else "")
+            print(f"index: no {kind[:-1]} titled {title!r} in {args.index}{hint}",
+                  file=sys.stderr)
+            return NOT_FOUND
+        ids.append(found.id)
+        if found.how != "title":
+            notes.append(f"{title!r} -> {side.title(found.id)!r} ({found.how})")
+    neighbours = nearest(side, ids, args.k, exact=args.exact, search_k=args.search_k)
+    if args.json:
+        for n in neighbours:
+            print(json.dumps({"rank": n.rank, "id": n.id, "title": n.title,
+                              "similarity": round(n.similarity, 6), **n.facts},
+                             ensure_ascii=False))
+        return 0
+    liked = ", ".join(side.title(i) for i in ids)
+    how = "exact search" if args.exact else "Annoy"
+    print(f"{kind.capitalize()} like {liked} ({how}" + (f"; {'; '.join(notes)}" if notes else "")
+          + ")")
+    print(_format_table(neighbours, kind))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", True) else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from index.folder import IndexFolderError
+
+    try:
+        if args.command == "build":
+            from index.build import build_index
+
+            cfg = load_config(args.config, args.overrides)
+            manifest = build_index(args.run, args.out, cfg, tables_dir=args.tables,
+                                   overwrite=args.overwrite)
+            print(json.dumps({"index": args.out, "id": manifest["id"],
+                              **{k: {"items": manifest[k]["items"],
+                                     "recall@10": manifest[k]["recall"]["recall"],
+                                     "search_k": manifest[k]["recall"]["search_k"]}
+                                 for k in ("films", "links")}}, indent=2))
+            return 0
+        if args.k < 1:
+            raise ConfigError(f"-k must be >= 1, got {args.k}")
+        return _query(args)
+    except (ConfigError, IndexFolderError, OSError) as e:
+        print(f"index: error: {e}", file=sys.stderr)
+        return BAD_INPUT

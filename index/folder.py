@@ -1,0 +1,144 @@
+"""The index folder: what `build` writes and what `query` opens and checks.
+
+    films.ann, links.ann                 Annoy (angular) forests, item id = dense id
+    films.npy, links.npy                 the run's L2-normalised vectors (exact search, means)
+    films.arrow, links.arrow             id -> title, year, director / film_count, film_id
+    films_aliases.arrow, links_aliases.arrow   title lookup (index.lookup)
+    manifest.json                        written last (kind wikifilms.index)
+
+Every file is listed in the manifest with its size and a fingerprint (SHA-1 of its first and
+last MiB), and every Arrow file carries the index id in its schema metadata, so a file copied
+in from another build, truncated or overwritten is refused by name before Annoy touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from conf.manifest import INDEX_KIND, INDEX_SCHEMA_VERSION, read_manifest
+from index.lookup import TitleLookup
+
+KINDS = ("films", "links")
+REBUILD = "rebuild it with `python -m index build --run RUN_DIR --out INDEX_DIR`"
+
+
+class IndexFolderError(ValueError):
+    """An index folder that cannot be written or read; the message names the file."""
+
+
+def fingerprint(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-1 of the size, the first and the last `chunk` bytes: cheap enough for every query."""
+    size = path.stat().st_size
+    digest = hashlib.sha1(str(size).encode())
+    with open(path, "rb") as f:
+        digest.update(f.read(chunk))
+        if size > chunk:
+            f.seek(max(chunk, size - chunk))
+            digest.update(f.read(chunk))
+    return digest.hexdigest()
+
+
+def file_entry(path: Path) -> dict:
+    return {"file": path.name, "bytes": path.stat().st_size, "fingerprint": fingerprint(path)}
+
+
+def read_arrow(path: Path) -> pa.Table:
+    """An Arrow IPC file, memory-mapped (no copy: opening a large table costs milliseconds)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def write_arrow(path: Path, table: pa.Table, index_id: str) -> None:
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"wikifilms.index": index_id.encode()})
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+@dataclass
+class ItemIndex:
+    """One side of an index folder (films or links), opened for queries."""
+
+    kind: str
+    ann: object  # annoy.AnnoyIndex, memory-mapped
+    vectors: np.ndarray  # memory-mapped, L2-normalised
+    items: pa.Table  # id -> title and facts
+    lookup: TitleLookup
+    search_k: int  # for k = 10; scaled with the number of answers asked for
+    n_trees: int
+
+    def title(self, i: int) -> str:
+        return self.items.column("title")[i].as_py()
+
+
+def _check_file(folder: Path, entry: dict) -> Path:
+    path = folder / entry["file"]
+    if not path.is_file():
+        raise IndexFolderError(f"{path}: missing; {REBUILD}")
+    if path.stat().st_size != entry["bytes"] or fingerprint(path) != entry["fingerprint"]:
+        raise IndexFolderError(f"{path}: does not match {folder / 'manifest.json'} (changed, "
+                               f"truncated or from another build); {REBUILD}")
+    return path
+
+
+def read_index_manifest(folder: str | Path) -> dict:
+    return read_manifest(folder, INDEX_KIND, INDEX_SCHEMA_VERSION, "index", REBUILD,
+                         IndexFolderError)
+
+
+def open_index(folder: str | Path, kind: str) -> ItemIndex:
+    """The films or links side of a finished index folder, every file checked first."""
+    from annoy import AnnoyIndex
+
+    folder = Path(folder)
+    manifest = read_index_manifest(folder)
+    side = manifest[kind]
+    dim, n = int(manifest["dim"]), int(side["items"])
+    if n == 0:
+        raise IndexFolderError(f"{folder / side['ann']['file']}: the index holds no {kind}; "
+                               f"{REBUILD} from a run with {kind}")
+    ann_path = _check_file(folder, side["ann"])
+    vectors_path = _check_file(folder, side["vectors"])
+    items_path = _check_file(folder, side["items_table"])
+    aliases_path = _check_file(folder, side["aliases"])
+    vectors = np.load(vectors_path, mmap_mode="r")
+    if vectors.shape != (n, dim):
+        raise IndexFolderError(f"{vectors_path}: shape {vectors.shape}, the manifest says "
+                               f"({n}, {dim}); {REBUILD}")
+    tables = {}
+    for path in (items_path, aliases_path):
+        table = read_arrow(path)
+        stamp = (table.schema.metadata or {}).get(b"wikifilms.index", b"").decode()
+        if stamp != manifest["id"]:
+            raise IndexFolderError(f"{path}: written by index build {stamp[:8] or '?'}, the "
+                                   f"manifest is build {manifest['id'][:8]}; {REBUILD}")
+        tables[path] = table
+    items = tables[items_path]
+    if items.num_rows != n:
+        raise IndexFolderError(f"{items_path}: {items.num_rows} rows, the manifest says {n}; "
+                               f"{REBUILD}")
+    ann = AnnoyIndex(dim, manifest["metric"])
+    try:
+        ann.load(str(ann_path))
+    except OSError as e:
+        raise IndexFolderError(f"{ann_path}: Annoy cannot load it ({e}); {REBUILD}") from e
+    # (Not get_n_trees(): Annoy finds the roots again on load and counts extra ones on
+    # tiny indexes.)
+    if ann.get_n_items() != n:
+        raise IndexFolderError(f"{ann_path}: {ann.get_n_items()} items of dimension {dim}, "
+                               f"the manifest says {n}; {REBUILD}")
+    return ItemIndex(kind=kind, ann=ann, vectors=vectors, items=items,
+                     lookup=TitleLookup(tables[aliases_path], items.column("title")),
+                     search_k=int(side["recall"]["search_k"]), n_trees=int(manifest["n_trees"]))
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=float))
+    tmp.replace(folder / "manifest.json")

@@ -1,0 +1,69 @@
+"""A run folder in the trainer's export format (trainer/export.py), written with numpy and
+pyarrow, so index tests place the vectors by hand and never import TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def write_tables_with_redirects(folder: Path, redirects: dict[str, str]) -> Path:
+    """A tables folder holding only what the index reads: the manifest and redirects."""
+    (folder / "redirects").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"source": list(redirects), "target": list(redirects.values()),
+                             "hops": pa.array([1] * len(redirects), pa.int32())}),
+                   folder / "redirects" / "part-00000.parquet")
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "wikifilms.tables", "schema_version": 1, "id": f"tables-{uuid.uuid4().hex}"}))
+    return folder
+
+
+def write_run(folder: Path, films: np.ndarray, film_titles: list[str], links: np.ndarray,
+              link_titles: list[str], tables: Path | None = None,
+              years: list[int | None] | None = None,
+              directors: list[str | None] | None = None) -> Path:
+    """A finished run folder with these vectors (normalised here) and titles."""
+    emb = folder / "embeddings"
+    emb.mkdir(parents=True, exist_ok=True)
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.size == 0:
+            return x
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    np.save(emb / "films.npy", unit(films))
+    np.save(emb / "links.npy", unit(links))
+    n, m = len(film_titles), len(link_titles)
+    pq.write_table(pa.table({
+        "film_id": pa.array(np.arange(n, dtype=np.int32)),
+        "title": pa.array(film_titles, pa.string()),
+        "year": pa.array(years or [None] * n, pa.int32()),
+        "director": pa.array(directors or [None] * n, pa.string()),
+        "n_links": pa.array(np.full(n, 5, dtype=np.int32)),
+    }), emb / "films.parquet")
+    pq.write_table(pa.table({
+        "link_id": pa.array(np.arange(m, dtype=np.int32)),
+        "title": pa.array(link_titles, pa.string()),
+        "film_count": pa.array(np.full(m, 3, dtype=np.int32)),
+        "film_id": pa.array([None] * m, pa.int32()),
+    }), emb / "links.parquet")
+    tables_id = "none"
+    if tables is not None:
+        tables_id = json.loads((tables / "manifest.json").read_text())["id"]
+    dim = int(np.shape(films)[1]) if np.ndim(films) == 2 else 0
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "wikifilms.run", "schema_version": 1, "id": uuid.uuid4().hex,
+        "tables": {"folder": str(tables or folder / "no-tables"), "id": tables_id},
+        "dim": dim, "counts": {"films": n, "links": m},
+        "embeddings": {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
+                       "film_titles": "embeddings/films.parquet",
+                       "link_titles": "embeddings/links.parquet", "normalized": True},
+    }))
+    return folder
+
