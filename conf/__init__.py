@@ -177,6 +177,9 @@ def _validate(cfg: Mapping[str, Any]) -> None:
         (index["recall_queries"] >= 1, "index.recall_queries must be >= 1"),
         (index["build_jobs"] == -1 or index["build_jobs"] >= 1,
          "index.build_jobs must be -1 or >= 1"),
+        (cfg["download"]["timeout_s"] > 0, "download.timeout_s must be > 0"),
+        (cfg["download"]["retries"] >= 0, "download.retries must be >= 0"),
+        (cfg["download"]["chunk_bytes"] >= 1024, "download.chunk_bytes must be >= 1024"),
     ]
     levels = {"MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_AND_DISK_DESER"}
     rules.append(

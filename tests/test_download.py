@@ -1,0 +1,180 @@
+"""spark_jobs.download against a loopback server serving a generated dump and its
+dumpstatus.json: a complete download, cut-off and resumed ones, checksum failures, a 404,
+5xx answers and a server that stalls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conf import load_config
+from spark_jobs.download import MULTISTREAM_JOB, PARTS_JOB, DownloadError, download, main
+from spark_jobs.sample_dump import generate
+from tests.dump_server import DumpServer
+
+WIKI, DATE, NEWER = "enwiki", "20261101", "20261120"
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory) -> dict[str, list[Path]]:
+    """A small multistream dump (+ index) and a partitioned one, as the sample writes them."""
+    root = tmp_path_factory.mktemp("dumps")
+    sample = dict(load_config("test")["sample"])
+    generate(root / "multi", 30, 5, "multistream", sample)
+    generate(root / "parts", 30, 5, "parts", sample, parts=3)
+    return {"multi": sorted((root / "multi").glob("*.bz2")),
+            "parts": sorted((root / "parts").glob("*.bz2"))}
+
+
+@pytest.fixture
+def server(dumps):
+    with DumpServer() as s:
+        s.add_run(WIKI, DATE, {MULTISTREAM_JOB: dumps["multi"], PARTS_JOB: dumps["parts"]})
+        yield s
+
+
+@pytest.fixture(scope="module")
+def dcfg():
+    return load_config("test")
+
+
+def fetch(server, out: Path, cfg, **kwargs) -> dict:
+    return download(WIKI, kwargs.pop("date", DATE), out, cfg, mirror=server.url,
+                    progress=False, **kwargs)
+
+
+def file_gets(server, name: str) -> list[int]:
+    return [start for path, start in server.requests if path.endswith("/" + name)]
+
+
+def assert_same_files(out: Path, expected: list[Path]) -> None:
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in expected)
+    for p in expected:
+        assert (out / p.name).read_bytes() == p.read_bytes()
+
+
+def test_a_complete_download_of_the_latest_finished_run(server, dumps, dcfg, tmp_path):
+    # A newer run whose articles job is still running: `latest` must pass over it.
+    server.add_run(WIKI, NEWER, {MULTISTREAM_JOB: dumps["multi"][:1]}, status="in-progress")
+    summary = fetch(server, tmp_path, dcfg, date="latest")
+    assert summary["date"] == DATE and summary["job"] == MULTISTREAM_JOB
+    names = [p.name for p in dumps["multi"]]
+    assert any(n.endswith("multistream-index.txt.bz2") for n in names) and len(names) == 2
+    assert_same_files(tmp_path, dumps["multi"])
+    assert {f["result"] for f in summary["files"].values()} == {"downloaded"}
+    # A finished file is not fetched again.
+    before = len(server.requests)
+    again = fetch(server, tmp_path, dcfg)
+    assert {f["result"] for f in again["files"].values()} == {"present"}
+    assert [p for p, _ in server.requests[before:]] == [f"/{WIKI}/{DATE}/dumpstatus.json"]
+
+
+def test_parts_download_the_partition_files(server, dumps, dcfg, tmp_path):
+    summary = fetch(server, tmp_path, dcfg, parts=True)
+    assert summary["job"] == PARTS_JOB and len(summary["files"]) == 3
+    assert_same_files(tmp_path, dumps["parts"])
+
+
+def test_a_cut_off_download_resumes_with_a_range_request(server, dumps, dcfg, tmp_path):
+    big = dumps["multi"][0] if dumps["multi"][0].stat().st_size > 50_000 else dumps["multi"][1]
+    path = f"/{WIKI}/{DATE}/{big.name}"
+    server.cut[path] = [30_000, 1]
+    fetch(server, tmp_path, dcfg)
+    assert_same_files(tmp_path, dumps["multi"])
+    assert file_gets(server, big.name) == [0, 30_000]
+
+
+def test_a_part_file_left_by_a_killed_run_is_resumed(server, dumps, dcfg, tmp_path):
+    big = max(dumps["multi"], key=lambda p: p.stat().st_size)
+    half = big.stat().st_size // 2
+    (tmp_path / f"{big.name}.part").write_bytes(big.read_bytes()[:half])
+    fetch(server, tmp_path, dcfg)
+    assert_same_files(tmp_path, dumps["multi"])
+    assert file_gets(server, big.name) == [half]
+
+
+def test_a_corrupted_byte_is_caught_and_fetched_again_once(server, dumps, dcfg, tmp_path):
+    name = dumps["multi"][0].name
+    server.corrupt[f"/{WIKI}/{DATE}/{name}"] = 1
+    summary = fetch(server, tmp_path, dcfg)
+    assert summary["files"][name]["result"] == "downloaded twice"
+    assert_same_files(tmp_path, dumps["multi"])
+
+
+def test_a_file_corrupt_twice_fails_and_is_not_kept(server, dumps, dcfg, tmp_path, capsys):
+    name = dumps["multi"][0].name
+    server.corrupt[f"/{WIKI}/{DATE}/{name}"] = 2
+    code = main(["--out", str(tmp_path), "--date", DATE, "--mirror", server.url, "-q",
+                 "--config", "test"])
+    err = capsys.readouterr().err
+    assert code == 2 and "SHA-1 mismatch twice" in err and name in err
+    assert not (tmp_path / name).exists() and not (tmp_path / f"{name}.part").exists()
+    assert len(file_gets(server, name)) == 2
+
+
+def test_a_missing_file_or_run_is_a_404_with_a_clear_message(server, dumps, dcfg, tmp_path,
+                                                             capsys):
+    del server.files[f"/{WIKI}/{DATE}/{dumps['multi'][0].name}"]
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch(server, tmp_path, dcfg)
+    code = main(["--out", str(tmp_path), "--date", "20200101", "--mirror", server.url, "-q",
+                 "--config", "test"])
+    err = capsys.readouterr().err
+    assert code == 2 and "20200101/dumpstatus.json: HTTP 404" in err and "--date" in err
+
+
+def test_5xx_answers_are_retried_with_back_off(server, dumps, dcfg, tmp_path):
+    name = dumps["multi"][0].name
+    server.errors[f"/{WIKI}/{DATE}/{name}"] = [503, 500]
+    fetch(server, tmp_path, dcfg)
+    assert_same_files(tmp_path, dumps["multi"])
+    assert len(file_gets(server, name)) == 3
+
+
+def test_a_stall_times_out_and_resumes(server, dumps, dcfg, tmp_path):
+    big = max(dumps["multi"], key=lambda p: p.stat().st_size)
+    server.stall[f"/{WIKI}/{DATE}/{big.name}"] = [20_000, 3.0, 1]  # timeout_s is 0.5 in test
+    fetch(server, tmp_path, dcfg)
+    assert_same_files(tmp_path, dumps["multi"])
+    starts = file_gets(server, big.name)
+    assert starts[0] == 0 and len(starts) == 2 and starts[1] >= 20_000 - 4096
+
+
+def test_a_server_that_keeps_stalling_fails_and_keeps_the_part(server, dumps, dcfg, tmp_path):
+    big = max(dumps["multi"], key=lambda p: p.stat().st_size)
+    server.stall[f"/{WIKI}/{DATE}/{big.name}"] = [0, 3.0, 10]
+    with pytest.raises(DownloadError, match="no progress after"):
+        fetch(server, tmp_path, dcfg)
+    assert (tmp_path / f"{big.name}.part").exists() and not (tmp_path / big.name).exists()
+
+
+def test_not_enough_disk_space_fails_before_downloading(server, dcfg, tmp_path, monkeypatch):
+    import shutil
+
+    import spark_jobs.download as dl
+
+    monkeypatch.setattr(dl.shutil, "disk_usage",
+                        lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    with pytest.raises(DownloadError, match="free"):
+        fetch(server, tmp_path, dcfg)
+    assert list(tmp_path.iterdir()) == []
+    assert all(p.endswith("dumpstatus.json") for p, _ in server.requests)
+
+
+def test_a_job_that_is_not_done_or_absent_is_refused(server, dumps, dcfg, tmp_path):
+    server.add_run(WIKI, NEWER, {MULTISTREAM_JOB: dumps["multi"]}, status="in-progress")
+    with pytest.raises(DownloadError, match="is 'in-progress', not done"):
+        fetch(server, tmp_path, dcfg, date=NEWER)
+    with pytest.raises(DownloadError, match="no job 'nosuchjob'.*articlesdump"):
+        fetch(server, tmp_path, dcfg, job="nosuchjob")
+
+
+def test_the_cli_prints_a_summary(server, dumps, tmp_path, capsys):
+    code = main(["--out", str(tmp_path), "--mirror", server.url, "-q", "--config", "test"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["date"] == DATE
+    assert sorted(summary["files"]) == sorted(p.name for p in dumps["multi"])
+    (agent,) = server.user_agents
+    assert agent.startswith("wikifilms/") and "{version}" not in agent
