@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: setup demo test test-fast bench bench-ingest bench-train bench-index zip lint clean
+.PHONY: setup demo test test-fast bench bench-ingest bench-train bench-index zip lint clean \
+	download full
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
 setup: $(STAMP)
@@ -25,6 +26,25 @@ demo: setup
 		--truth $(DEMO)/dump/enwiki-20261101-truth.json
 	$(PY) -m index build --run $(DEMO)/run --out $(DEMO)/index --overwrite
 	$(PY) scripts/demo_queries.py --index $(DEMO)/index --truth $(DEMO)/dump/enwiki-20261101-truth.json
+
+# The real dump (README "Running on the full English Wikipedia"):
+#   make download DUMP_DIR=/data/enwiki [DATE=latest]
+#   make full DUMP_DIR=/data/enwiki [WORK=data/full] [TRAIN_CONFIG=gpu]
+DATE         ?= latest
+WORK         ?= data/full
+TRAIN_CONFIG ?= local
+DUMP_GLOB    ?= *-pages-articles-multistream.xml.bz2
+
+download: setup
+	@test -n "$(DUMP_DIR)" || { echo "make download needs DUMP_DIR=folder for the dump files"; exit 2; }
+	$(PY) -m spark_jobs.download --wiki enwiki --date $(DATE) --out $(DUMP_DIR)
+
+full: setup
+	@test -n "$(DUMP_DIR)" || { echo "make full needs DUMP_DIR=folder holding the dump (make download DUMP_DIR=...)"; exit 2; }
+	$(PY) -m spark_jobs.parse_dump --dump '$(DUMP_DIR)/$(DUMP_GLOB)' --out $(WORK)/tables --config local
+	$(PY) -m trainer train --tables $(WORK)/tables --out $(WORK)/run --config $(TRAIN_CONFIG) --overwrite
+	$(PY) -m index build --run $(WORK)/run --out $(WORK)/index --overwrite
+	@echo "done: python -m index query --index $(WORK)/index \"Star Wars (film)\""
 
 test: setup
 	$(PY) -m pytest
