@@ -1,17 +1,22 @@
 """Index benchmark: Annoy at the configured settings against exact numpy search.
 
     python -m bench.index [--run data/demo/run] [--synthetic 150000] [--queries 1000]
+                          [--scale-epochs 5]
 
-In one process, on two sets of vectors:
+In one process, on three sets of vectors:
   demo       the trained embeddings of `make demo` (films and links; trained here from the
              bench's cached sample tables when data/demo/run is absent)
   synthetic  150,000 x 64 clustered vectors (1,000 random centres, noise 0.5 per coordinate;
              index.recall.clustered_vectors), the size of the English Wikipedia's films
+  trained full-size  films and links trained (--scale-epochs epochs, cached) on bench.train's
+             synthetic 150k films x 300k links tables
 For each: the build (`index.build.build_index` with conf/base.toml, so the search_k tuning
 is included), index size, recall@10 against brute force on sampled items (measured again
 here, not copied from the build), queries/s one query at a time for Annoy
 (`get_nns_by_item`) and exact search (matrix-vector product + argpartition) on the same
-items, and the same through `index.query.nearest` (what the CLI runs). Then the cold start
+items, and the same through `index.query.nearest` (what the CLI runs); "answers" is the
+search the build chose (Annoy, or brute force where Annoy was not faster at recall 0.99).
+Then the cold start
 of `python -m index query` (process start to first answer, median of 5) next to a bare
 `python -c pass`. Prints a table and writes bench/results/index.json.
 """
@@ -47,6 +52,21 @@ def demo_run(run: Path) -> Path:
         subprocess.run([sys.executable, "-m", "trainer", "train", "--tables", str(tables),
                         "--out", str(run), "--overwrite", "-q", "-p", "export.map=false"],
                        cwd=ROOT, check=True)
+    return run
+
+
+def scale_trained_run(epochs: int) -> Path:
+    """Vectors trained on the full-size synthetic tables of bench.train (150k films x 300k
+    links): what the index meets at full size, as far as this machine can train it."""
+    from bench.train import scale_tables
+
+    tables = scale_tables(150_000, 300_000, 60)
+    run = DATA / f"scale-run-e{epochs}"
+    if not (run / "manifest.json").exists():
+        subprocess.run([sys.executable, "-m", "trainer", "train", "--tables", str(tables),
+                        "--out", str(run), "--overwrite", "-q", "-p", "export.map=false",
+                        "-p", f"train.epochs={epochs}", "-p", "train.early_stop_patience=0"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return run
 
 
@@ -91,7 +111,7 @@ def measure_side(index_dir: Path, kind: str, manifest: dict, queries: int, seed:
     exact_s = time.perf_counter() - started
     started = time.perf_counter()
     for i in items.tolist():
-        nearest(side, [i], K)
+        nearest(side, [i], K, exact=False)
     cli_annoy_s = time.perf_counter() - started
     started = time.perf_counter()
     for i in items.tolist():
@@ -102,6 +122,7 @@ def measure_side(index_dir: Path, kind: str, manifest: dict, queries: int, seed:
     return {
         "items": len(vectors), "dim": int(vectors.shape[1]), "queries": len(items),
         "n_trees": manifest["n_trees"], "search_k": search_k,
+        "search": info["recall"]["search"],
         "configured_recall": info["recall"]["configured_recall"],
         "recall_at_10": recall_at(truth, found),
         "annoy_qps": per_second(len(items), annoy_s),
@@ -151,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=150_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--scale-epochs", type=int, default=5,
+                        help="epochs on the full-size synthetic tables (0 = skip that set)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(dir=DATA if DATA.exists() else None) as tmp:
@@ -161,17 +184,21 @@ def main(argv: list[str] | None = None) -> int:
                       synthetic_run(args.synthetic, args.dim), Path(tmp) / "synthetic",
                       ("films",), args.queries),
         ]
-    print(f"\n{'set':<24}{'items':>9}{'trees':>6}{'search_k':>9}{'recall@10':>10}"
-          f"{'annoy q/s':>11}{'exact q/s':>11}{'speedup':>8}{'build s':>8}{'.ann MB':>8}")
+        if args.scale_epochs:
+            results.append(bench_run("trained full-size", scale_trained_run(args.scale_epochs),
+                                     Path(tmp) / "scale", ("films", "links"), args.queries))
+    print(f"\n{'set':<28}{'items':>9}{'trees':>6}{'search_k':>9}{'recall@10':>10}"
+          f"{'annoy q/s':>11}{'exact q/s':>11}{'speedup':>8}{'build s':>8}{'.ann MB':>8}"
+          f"{'answers':>8}")
     for r in results:
         for kind in ("films", "links"):
             if kind not in r:
                 continue
             s = r[kind]
-            print(f"{r['name'] + ' ' + kind:<24}{s['items']:>9,}{s['n_trees']:>6}"
+            print(f"{r['name'] + ' ' + kind:<28}{s['items']:>9,}{s['n_trees']:>6}"
                   f"{s['search_k']:>9}{s['recall_at_10']:>10.4f}{s['annoy_qps']:>11,.0f}"
                   f"{s['exact_qps']:>11,.0f}{s['speedup']:>7.1f}x{s['build_s']:>8.1f}"
-                  f"{s['ann_bytes'] / 2**20:>8.1f}")
+                  f"{s['ann_bytes'] / 2**20:>8.1f}{s['search']:>8}")
     for r in results:
         c = r["cold_start"]
         print(f"cold start, {r['name']}: python -m index query {c['query_s']:.2f} s "

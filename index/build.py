@@ -75,7 +75,14 @@ def load_redirects(tables_dir: Path, tables_id: str) -> dict[str, str]:
         raise IndexFolderError(f"{tables_dir} holds tables {manifest['id'][:8]}, but the run "
                                f"was trained on tables {tables_id[:8]}; pass --tables with "
                                "the folder it was trained on")
-    redirects = pq.read_table(tables_dir / "redirects", columns=["source", "target"])
+    if not (tables_dir / "redirects").exists():
+        logger.warning("no redirects table in %s: the title lookup has titles only", tables_dir)
+        return {}
+    try:
+        redirects = pq.read_table(tables_dir / "redirects", columns=["source", "target"])
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise IndexFolderError(f"{tables_dir / 'redirects'}: unreadable ({e}); re-run the "
+                               "ingestion or pass --tables with a good copy") from e
     redirects = redirects.filter(pc.and_(pc.is_valid(redirects["source"]),
                                          pc.is_valid(redirects["target"])))
     return dict(zip(redirects["source"].to_pylist(), redirects["target"].to_pylist(), strict=True))
@@ -107,16 +114,18 @@ def _build_side(kind: str, vectors: np.ndarray, items: pa.Table, redirects: dict
     recall = tune_search_k(forest, vectors, cfg_index["n_trees"], cfg_index["search_k"],
                            k=RECALL_K, target=cfg_index["target_recall"],
                            queries=cfg_index["recall_queries"], seed=cfg_index["seed"],
-                           tune=cfg_index["tune_search_k"])
+                           tune=cfg_index["tune_search_k"],
+                           prefer_exact=cfg_index["prefer_exact_when_faster"])
     forest.unload()
     np.save(staging / f"{kind}.npy", vectors)
     write_arrow(staging / f"{kind}.arrow", items, index_id)
     aliases = alias_table(items.column("title").to_pylist(), redirects)
     write_arrow(staging / f"{kind}_aliases.arrow", aliases, index_id)
     via = pc.value_counts(aliases["via"].combine_chunks().dictionary_decode()).to_pylist()
-    logger.info("%s: %d items, %d trees in %.1f s; recall@%d %.4f at search_k %d",
-                kind, len(vectors), cfg_index["n_trees"], build_seconds, RECALL_K,
-                recall["recall"], recall["search_k"])
+    logger.info("%s: %d items, %d trees in %.1f s; recall@%d %.4f at search_k %d; queries "
+                "answered by %s", kind, len(vectors), cfg_index["n_trees"], build_seconds,
+                RECALL_K, recall["recall"], recall["search_k"],
+                "Annoy" if recall["search"] == "annoy" else "brute force")
     return {
         "items": int(len(vectors)),
         "ann": file_entry(staging / f"{kind}.ann"),

@@ -40,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("-k", type=int, default=10, help="answers (default 10)")
     query.add_argument("--links", action="store_true", help="query the links (pages) index")
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    query.add_argument("--exact", action="store_true", help="brute force instead of Annoy")
+    search = query.add_mutually_exclusive_group()
+    search.add_argument("--exact", dest="exact", action="store_const", const=True,
+                        help="brute force (the default where the build found it faster)")
+    search.add_argument("--annoy", dest="exact", action="store_const", const=False,
+                        help="Annoy even where the build found brute force faster")
     query.add_argument("--search-k", type=int, help="Annoy nodes to inspect (default: tuned "
                                                    "at build time)")
     return parser
@@ -103,7 +107,8 @@ def _query(args) -> int:
                              ensure_ascii=False))
         return 0
     liked = ", ".join(side.title(i) for i in ids)
-    how = "exact search" if args.exact else "Annoy"
+    exact = side.exact_by_default if args.exact is None else args.exact
+    how = "exact search" if exact else "Annoy"
     print(f"{kind.capitalize()} like {liked} ({how}" + (f"; {'; '.join(notes)}" if notes else "")
           + ")")
     print(_format_table(neighbours, kind))
@@ -125,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                                    overwrite=args.overwrite)
             print(json.dumps({"index": args.out, "id": manifest["id"],
                               **{k: {"items": manifest[k]["items"],
-                                     "recall@10": manifest[k]["recall"]["recall"],
+                                     "search": manifest[k]["recall"]["search"],
+                                     "annoy_recall@10": manifest[k]["recall"]["recall"],
                                      "search_k": manifest[k]["recall"]["search_k"]}
                                  for k in ("films", "links")}}, indent=2))
             return 0

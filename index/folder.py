@@ -72,6 +72,7 @@ class ItemIndex:
     lookup: TitleLookup
     search_k: int  # for k = 10; scaled with the number of answers asked for
     n_trees: int
+    exact_by_default: bool  # the build found brute force faster than Annoy at the target
 
     def title(self, i: int) -> str:
         return self.items.column("title")[i].as_py()
@@ -98,15 +99,20 @@ def open_index(folder: str | Path, kind: str) -> ItemIndex:
 
     folder = Path(folder)
     manifest = read_index_manifest(folder)
-    side = manifest[kind]
-    dim, n = int(manifest["dim"]), int(side["items"])
+    try:
+        side = manifest[kind]
+        dim, n, n_trees = int(manifest["dim"]), int(side["items"]), int(manifest["n_trees"])
+        search_k, search = int(side["recall"]["search_k"]), side["recall"]["search"]
+        files = {name: side[name] for name in ("ann", "vectors", "items_table", "aliases")}
+        metric = manifest["metric"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise IndexFolderError(f"{folder / 'manifest.json'}: missing or bad field {e} (written "
+                               f"by another version?); {REBUILD}") from e
     if n == 0:
-        raise IndexFolderError(f"{folder / side['ann']['file']}: the index holds no {kind}; "
+        raise IndexFolderError(f"{folder / files['ann']['file']}: the index holds no {kind}; "
                                f"{REBUILD} from a run with {kind}")
-    ann_path = _check_file(folder, side["ann"])
-    vectors_path = _check_file(folder, side["vectors"])
-    items_path = _check_file(folder, side["items_table"])
-    aliases_path = _check_file(folder, side["aliases"])
+    ann_path, vectors_path, items_path, aliases_path = (
+        _check_file(folder, files[name]) for name in ("ann", "vectors", "items_table", "aliases"))
     vectors = np.load(vectors_path, mmap_mode="r")
     if vectors.shape != (n, dim):
         raise IndexFolderError(f"{vectors_path}: shape {vectors.shape}, the manifest says "
@@ -123,7 +129,7 @@ def open_index(folder: str | Path, kind: str) -> ItemIndex:
     if items.num_rows != n:
         raise IndexFolderError(f"{items_path}: {items.num_rows} rows, the manifest says {n}; "
                                f"{REBUILD}")
-    ann = AnnoyIndex(dim, manifest["metric"])
+    ann = AnnoyIndex(dim, metric)
     try:
         ann.load(str(ann_path))
     except OSError as e:
@@ -135,7 +141,7 @@ def open_index(folder: str | Path, kind: str) -> ItemIndex:
                                f"the manifest says {n}; {REBUILD}")
     return ItemIndex(kind=kind, ann=ann, vectors=vectors, items=items,
                      lookup=TitleLookup(tables[aliases_path], items.column("title")),
-                     search_k=int(side["recall"]["search_k"]), n_trees=int(manifest["n_trees"]))
+                     search_k=search_k, n_trees=n_trees, exact_by_default=search == "exact")
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:

@@ -38,9 +38,14 @@ def search_k_for(side: ItemIndex, n: int) -> int:
     return max(side.search_k, math.ceil(side.search_k * n / TUNED_FOR), side.n_trees * n)
 
 
-def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool = False,
+def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = None,
             search_k: int | None = None) -> list[Neighbour]:
-    """The `k` items most similar to the items `ids` (left out), best first."""
+    """The `k` items most similar to the items `ids` (left out), best first.
+
+    `exact` None: the search the build chose (brute force where Annoy was not faster).
+    """
+    if exact is None:
+        exact = side.exact_by_default
     leave_out = set(ids)
     k = max(0, min(k, len(side.vectors) - len(leave_out)))
     vector = query_vector(side, ids)

@@ -7,6 +7,7 @@ target is met; the benchmark and the tests use the same functions.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -58,29 +59,68 @@ def sample_items(n_items: int, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_items, size=min(n, n_items), replace=False))
 
 
-def tune_search_k(index, vectors: np.ndarray, n_trees: int, search_k: int, *, k: int,
-                  target: float, queries: int, seed: int, tune: bool) -> dict:
-    """Recall@k of `index` at `search_k` on sampled items, raised by doubling when `tune`.
+def exact_one(vectors: np.ndarray, i: int, k: int) -> np.ndarray:
+    """Brute force for one item, as the query command does it (matrix-vector product)."""
+    scores = vectors @ vectors[i]
+    scores[i] = -np.inf
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
 
-    Returns {"search_k", "recall", "configured_search_k", "configured_recall", "queries",
-    "ladder": [[search_k, recall], ...]}. `search_k` -1 means Annoy's default, n_trees * k.
-    Doubling stops at n_items * n_trees inspected nodes: past that Annoy reads every leaf
-    of every tree and is no faster than brute force.
+
+def seconds_per_query(run, items: np.ndarray) -> float:
+    started = time.perf_counter()
+    run(items)
+    return (time.perf_counter() - started) / max(1, len(items))
+
+
+def tune_search_k(index, vectors: np.ndarray, n_trees: int, search_k: int, *, k: int,
+                  target: float, queries: int, seed: int, tune: bool,
+                  prefer_exact: bool) -> dict:
+    """Recall@k and speed of `index` on sampled items; search_k raised when `tune`; the
+    search the query command should use.
+
+    `search_k` -1 means Annoy's default, n_trees * (k + 1). With `tune`, search_k doubles
+    while recall is below `target` — unless Annoy has become slower than brute force (with
+    `prefer_exact`), or reads every node (n_items * n_trees). The answer, "search", is
+    "annoy", or "exact" when `prefer_exact` and Annoy cannot reach the target faster than
+    brute force (diffuse vectors, or sets so small that a matrix-vector product wins).
+    Returns {"search", "search_k", "recall", "annoy_ms", "exact_ms", "configured_search_k",
+    "configured_recall", "queries", "k", "ladder": [[search_k, recall, ms], ...]}.
     """
     items = sample_items(len(vectors), queries, seed)
     truth = exact_neighbours(vectors, vectors[items], k, exclude=items)
+    timed = items[:200]
+    k_exact = min(k, len(vectors) - 1)
+    exact_ms = 1e3 * seconds_per_query(
+        lambda chosen: [exact_one(vectors, i, k_exact) for i in chosen.tolist()], timed)
+
+    def step(nodes: int) -> list:
+        found = annoy_neighbours(index, items, k, nodes)
+        ms = 1e3 * seconds_per_query(lambda chosen: annoy_neighbours(index, chosen, k, nodes),
+                                     timed)
+        logger.info("search_k %d: recall@%d %.4f, %.3f ms a query (brute force %.3f ms)",
+                    nodes, k, recall_at(truth, found), ms, exact_ms)
+        return [nodes, recall_at(truth, found), ms]
+
     current = search_k if search_k > 0 else n_trees * (k + 1)
-    ladder = [[current, recall_at(truth, annoy_neighbours(index, items, k, current))]]
+    ladder = [step(current)]
     ceiling = max(current, len(vectors) * n_trees)
-    while tune and ladder[-1][1] < target and current < ceiling:
+    while (tune and ladder[-1][1] < target and current < ceiling
+           and not (prefer_exact and ladder[-1][2] > exact_ms)):
         current = min(current * 2, ceiling)
-        ladder.append([current, recall_at(truth, annoy_neighbours(index, items, k, current))])
-        logger.info("search_k %d: recall@%d %.4f", current, k, ladder[-1][1])
-    if ladder[-1][1] < target:
+        ladder.append(step(current))
+    _, recall, annoy_ms = ladder[-1]
+    search = "annoy"
+    if prefer_exact and (recall < target or annoy_ms > exact_ms):
+        search = "exact"
+        logger.info("brute force answers: Annoy reaches recall@%d %.4f at %.3f ms a query, "
+                    "brute force 1.0 at %.3f ms", k, recall, annoy_ms, exact_ms)
+    elif recall < target:
         logger.warning("recall@%d %.4f at search_k %d is below the target %.2f: raise "
                        "index.n_trees (or index.search_k), or answer with --exact",
-                       k, ladder[-1][1], current, target)
-    return {"search_k": current, "recall": ladder[-1][1], "configured_search_k": search_k,
+                       k, recall, current, target)
+    return {"search": search, "search_k": current, "recall": recall, "annoy_ms": annoy_ms,
+            "exact_ms": exact_ms, "configured_search_k": search_k,
             "configured_recall": ladder[0][1], "queries": int(len(items)), "k": k,
             "ladder": ladder}
 

@@ -92,7 +92,7 @@ def test_several_titles_answer_with_the_mean_and_leave_the_inputs_out(hand_index
 def test_exact_search_agrees_with_annoy_on_hand_placed_points(hand_index):
     films = open_index(hand_index, "films")
     for i in range(len(FILMS)):
-        assert ([n.id for n in nearest(films, [i], 4)]
+        assert ([n.id for n in nearest(films, [i], 4, exact=False)]
                 == [n.id for n in nearest(films, [i], 4, exact=True)])
 
 
@@ -114,13 +114,14 @@ def test_recall_against_brute_force_on_clustered_vectors(tmp_path, icfg):
     vectors = clustered_vectors(3000, 16, 40, 0.6, seed=2)
     titles = [f"Film {i}" for i in range(3000)]
     run = write_run(tmp_path / "run", vectors, titles, vectors[:100], titles[:100])
-    manifest = build_index(run, tmp_path / "index", icfg)
+    manifest = build_index(run, tmp_path / "index",
+                           load_config("test", ["index.prefer_exact_when_faster=false"]))
     assert manifest["films"]["recall"]["recall"] >= 0.99
     # Independently of the build's own measurement: the query path against brute force.
     films = open_index(tmp_path / "index", "films")
     queries = np.arange(0, 3000, 15)
     truth = exact_neighbours(vectors, vectors[queries], 10, exclude=queries)
-    found = [[n.id for n in nearest(films, [int(q)], 10)] for q in queries]
+    found = [[n.id for n in nearest(films, [int(q)], 10, exact=False)] for q in queries]
     hits = sum(len(set(t) & set(f)) for t, f in zip(truth.tolist(), found, strict=True))
     assert hits / truth.size >= 0.98
     assert all(f == [n.id for n in nearest(films, [int(q)], 10, exact=True)]
@@ -131,23 +132,47 @@ def test_on_disk_build_answers_like_the_in_memory_build(tmp_path, hand_run):
     build_index(hand_run, tmp_path / "disk", load_config("test", ["index.on_disk_build=true"]))
     disk = open_index(tmp_path / "disk", "films")
     for i in range(len(FILMS)):
-        assert [n.id for n in nearest(disk, [i], 3)] == [n.id for n in
-                                                         nearest(disk, [i], 3, exact=True)]
+        assert ([n.id for n in nearest(disk, [i], 3, exact=False)]
+                == [n.id for n in nearest(disk, [i], 3, exact=True)])
 
 
 def test_tuning_raises_search_k_until_the_target_recall(tmp_path):
-    # Diffuse vectors with one tree: Annoy's default search_k misses most neighbours.
+    # Diffuse vectors with two trees: Annoy's default search_k misses most neighbours.
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((2000, 32))
     titles = [f"Film {i}" for i in range(2000)]
     run = write_run(tmp_path / "run", vectors, titles, vectors[:20], titles[:20])
+    annoy_only = ["index.n_trees=2", "index.prefer_exact_when_faster=false"]
     untuned = build_index(run, tmp_path / "a", load_config(
-        "test", ["index.n_trees=2", "index.tune_search_k=false"]))["films"]["recall"]
-    tuned = build_index(run, tmp_path / "b", load_config(
-        "test", ["index.n_trees=2"]))["films"]["recall"]
+        "test", [*annoy_only, "index.tune_search_k=false"]))["films"]["recall"]
+    tuned = build_index(run, tmp_path / "b", load_config("test", annoy_only))["films"]["recall"]
     assert untuned["recall"] < 0.9 and untuned["search_k"] == 2 * 11
     assert tuned["recall"] >= 0.99 and tuned["search_k"] > untuned["search_k"]
     assert tuned["configured_recall"] == pytest.approx(untuned["recall"])
+    assert tuned["search"] == untuned["search"] == "annoy"
+
+
+def test_brute_force_answers_where_annoy_is_not_faster(tmp_path, capsys):
+    # 2,000 diffuse vectors: reaching 0.99 means reading nearly every node, far slower than
+    # one 2,000 x 32 product. The build says so and the query answers exactly by default.
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((2000, 32))
+    titles = [f"Film {i}" for i in range(2000)]
+    run = write_run(tmp_path / "run", vectors, titles, vectors[:20], titles[:20])
+    manifest = build_index(run, tmp_path / "index", load_config("test", ["index.n_trees=2"]))
+    recall = manifest["films"]["recall"]
+    assert recall["search"] == "exact"
+    assert recall["ladder"][-1][2] > recall["exact_ms"] or recall["recall"] < 0.99
+    assert recall["search_k"] < 2000 * 2  # stopped before reading every node
+    films = open_index(tmp_path / "index", "films")
+    assert films.exact_by_default
+    assert ([n.id for n in nearest(films, [5], 10)]
+            == [n.id for n in nearest(films, [5], 10, exact=True)])
+    code, out, _ = run_cli(capsys, "query", "--index", str(tmp_path / "index"), "Film 5")
+    assert code == 0 and "(exact search" in out.splitlines()[0]
+    code, out, _ = run_cli(capsys, "query", "--index", str(tmp_path / "index"), "Film 5",
+                           "--annoy")
+    assert code == 0 and "(Annoy" in out.splitlines()[0]
 
 
 # --- title lookup ---------------------------------------------------------------------------
@@ -316,6 +341,14 @@ def test_manifest_of_another_dimension_or_run(hand_index, hand_run, tmp_path, ca
     mixed = copy_index(hand_index, tmp_path / "mixed")
     (mixed / "manifest.json").write_text(json.dumps(other))
     expect_one_line_error(capsys, mixed, "films.ann", "another build")
+
+
+def test_a_manifest_missing_a_field_is_one_line(hand_index, tmp_path, capsys):
+    old = copy_index(hand_index, tmp_path / "old")
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["films"]["recall"]["search"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    expect_one_line_error(capsys, old, "manifest.json", "missing or bad field 'search'")
 
 
 def test_files_of_another_build_are_refused(hand_index, hand_run, tmp_path, capsys, icfg):
