@@ -324,3 +324,17 @@ def test_cli_bad_tables_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"trainer: error: {tmp_path / 'nope'}: no such tables folder; run "
         "`python -m spark_jobs.parse_dump` to produce it"]
+
+
+def test_auc_by_link_films_splits_where_the_auc_is_lost():
+    from trainer.evaluate import HeldOut, auc_by_link_films
+
+    # Film 0 points at link 0 (popular: 300 films) and away from link 1 (rare: 3 films);
+    # negatives are links 2 and 3, at right angles to the film.
+    films = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    links = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    held = HeldOut(positives=np.array([[0, 0], [0, 1]]), negatives=np.array([[2, 3], [2, 3]]),
+                   films=np.array([0]), train_links=[np.array([], dtype=np.int64)],
+                   heldout_links=[np.array([0, 1])], n_links=4)
+    report = auc_by_link_films(films, links, held, np.array([300, 3, 50, 50]))
+    assert report == {"1-4": {"share": 0.5, "auc": 0.0}, "200+": {"share": 0.5, "auc": 1.0}}

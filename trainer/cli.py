@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args) -> dict:
     import numpy as np
 
-    from trainer.evaluate import evaluate_vectors, held_out_for
+    from trainer.evaluate import auc_by_link_films, evaluate_vectors, held_out_for
     from trainer.quality import franchise_report
     from trainer.run_folder import read_run_manifest
     from trainer.tables import heldout_mask, load_tables
@@ -57,8 +57,10 @@ def _evaluate(args) -> dict:
     train, heldout = tables.film_links[~held], tables.film_links[held]
     films = np.load(Path(args.run) / manifest["embeddings"]["films"])
     links = np.load(Path(args.run) / manifest["embeddings"]["links"])
-    metrics = evaluate_vectors(films, links, held_out_for(train, heldout, tables.n_links, cfg),
-                               cfg["eval"]["recall_at"])
+    held_out = held_out_for(train, heldout, tables.n_links, cfg)
+    metrics = evaluate_vectors(films, links, held_out, cfg["eval"]["recall_at"])
+    metrics["auc_by_link_films"] = auc_by_link_films(films, links, held_out,
+                                                     tables.link_film_count)
     if args.truth:
         metrics["quality"] = franchise_report(films, train, args.truth, tables.film_titles)
     return metrics

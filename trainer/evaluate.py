@@ -106,6 +106,27 @@ def evaluate_vectors(film_vectors: np.ndarray, link_vectors: np.ndarray, held: H
     return metrics
 
 
+def auc_by_link_films(film_vectors: np.ndarray, link_vectors: np.ndarray, held: HeldOut,
+                      link_film_count: np.ndarray,
+                      edges: tuple[int, ...] = (1, 5, 10, 30, 200)) -> dict[str, dict]:
+    """Held-out AUC split by how many films link to the held-out link ("5-9": links on 5 to
+    9 films): where the overall AUC is lost. Rare links (people in one or two casts) are
+    near chance by construction; a model change shows up in the middle buckets."""
+    f, v = film_vectors, link_vectors
+    pos = np.einsum("ij,ij->i", f[held.positives[:, 0]], v[held.positives[:, 1]])
+    neg = np.einsum("ijk,ik->ij", v[held.negatives], f[held.positives[:, 0]])
+    per_positive = np.mean((neg < pos[:, None]) + 0.5 * (neg == pos[:, None]), axis=1)
+    counts = link_film_count[held.positives[:, 1]]
+    report = {}
+    for low, high in zip(edges, (*edges[1:], None), strict=True):
+        in_bucket = (counts >= low) & (counts < high if high else True)
+        if in_bucket.any():
+            label = f"{low}-{high - 1}" if high else f"{low}+"
+            report[label] = {"share": float(in_bucket.mean()),
+                             "auc": float(per_positive[in_bucket].mean())}
+    return report
+
+
 def link_vectors_from_films(film_vectors: np.ndarray, train: np.ndarray,
                             n_links: int) -> np.ndarray:
     """A link as the normalised mean of the films linking to it (for film_film, which learns

@@ -133,6 +133,7 @@ def final_metrics(history: list[dict]) -> dict:
 
 def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds: float) -> dict:
     """Everything in the module docstring, manifest last; returns the manifest."""
+    from trainer.evaluate import auc_by_link_films
     from trainer.quality import franchise_report
 
     run_dir = trainer.run_dir
@@ -142,6 +143,8 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
     trainer.model.save(run_dir / "model.keras")
     summary = final_metrics(history)
     metrics = {"history": history, **summary,
+               "auc_by_link_films": auc_by_link_films(films, links, trainer.held,
+                                                      tables.link_film_count),
                "definitions": "see trainer/evaluate.py"}
     if truth:
         metrics["quality"] = franchise_report(films, trainer.data.train, truth, tables.film_titles)
