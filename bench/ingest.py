@@ -32,9 +32,9 @@ DATA = ROOT / "data" / "bench"
 def ensure_dump(films: int, articles_per_film: int) -> tuple[Path, int]:
     """The benchmark dump (generated once, reused while its parameters match)."""
     from conf import load_config
-    from spark_jobs.sample_dump import generate
+    from spark_jobs.sample_dump import GENERATOR_VERSION, generate
 
-    folder = DATA / f"dump-f{films}-a{articles_per_film}"
+    folder = DATA / f"dump-v{GENERATOR_VERSION}-f{films}-a{articles_per_film}"
     dump = folder / "enwiki-20261101-pages-articles-multistream.xml.bz2"
     meta = folder / "meta.json"
     if not meta.exists():

@@ -213,6 +213,11 @@ class DumpWriter:
         self.written += [path, index_path]
 
 
+# Bumped when the same seed starts to give other pages (2: filler articles carry real
+# markup, spark_jobs.sample_markup); caches of generated dumps key on it.
+GENERATOR_VERSION = 2
+
+
 def generate(out_dir: Path, films: int, seed: int, fmt: str, sample_cfg: dict,
              parts: int = 4) -> dict:
     """Generate the world, write the dump and the truth; return a summary."""
@@ -226,7 +231,8 @@ def generate(out_dir: Path, films: int, seed: int, fmt: str, sample_cfg: dict,
     truth_path = out_dir / f"{sample_cfg['wiki']}-{sample_cfg['date']}-truth.json"
     ids = {(p.ns, p.title): pid for pid, p in numbered}
     summary = {
-        "seed": seed, "format": fmt, "files": [str(f) for f in files],
+        "seed": seed, "format": fmt, "generator_version": GENERATOR_VERSION,
+        "files": [str(f) for f in files],
         "pages": len(pages), "films": len(truth.films),
         "redirects": sum(1 for p in pages if p.redirect), "articles": sum(
             1 for p in pages if p.ns == 0 and not p.redirect),

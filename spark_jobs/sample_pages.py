@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from spark_jobs.sample_markup import dress
 from spark_jobs.sample_world import COUNTRIES, GENRES, INFOBOX_VARIANTS, Film, World
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -180,11 +181,10 @@ class FilmArticle:
 def _article(world: World, rng: random.Random, title: str, links: list[str]) -> str:
     size = int(min(150_000, max(800, rng.lognormvariate(8.8, 0.9))))
     per = max(40, size // (len(links) + 1))
-    body = [world.text.take(per)]
+    prose = [f"'''{title}''' " + world.text.take(per)]
     for target in links:
-        body.append(f"[[{target}]]")
-        body.append(world.text.take(per))
-    return f"'''{title}''' " + " ".join(body) + "\n\n== References ==\n{{Reflist}}\n"
+        prose.append(f"[[{target}]] " + world.text.take(per))
+    return dress(title, prose, links)
 
 
 def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
