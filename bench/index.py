@@ -90,7 +90,13 @@ def per_second(count: int, seconds: float) -> float:
 def measure_side(index_dir: Path, kind: str, manifest: dict, queries: int, seed: int) -> dict:
     from index.folder import open_index
     from index.query import nearest, search_k_for
-    from index.recall import exact_neighbours, recall_at, sample_items
+    from index.recall import (
+        annoy_neighbours,
+        exact_neighbours,
+        exact_top,
+        recall_at,
+        sample_items,
+    )
 
     side = open_index(index_dir, kind)
     vectors = np.ascontiguousarray(side.vectors)
@@ -99,15 +105,11 @@ def measure_side(index_dir: Path, kind: str, manifest: dict, queries: int, seed:
     search_k = search_k_for(side, K + 1)
 
     started = time.perf_counter()
-    found = [[j for j in side.ann.get_nns_by_item(i, K + 1, search_k=search_k) if j != i][:K]
-             for i in items.tolist()]
+    found = annoy_neighbours(side.ann, items, K, search_k)
     annoy_s = time.perf_counter() - started
     started = time.perf_counter()
     for i in items.tolist():
-        scores = vectors @ vectors[i]
-        scores[i] = -np.inf
-        top = np.argpartition(-scores, K - 1)[:K]
-        top[np.argsort(-scores[top])]
+        exact_top(vectors, vectors[i], K, (i,))
     exact_s = time.perf_counter() - started
     started = time.perf_counter()
     for i in items.tolist():

@@ -16,6 +16,14 @@ RUN_KIND, RUN_SCHEMA_VERSION = "wikifilms.run", 1
 INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 1
 
 
+def write_json(path: str | Path, data) -> None:
+    """Write `data` as JSON via a temporary file and a rename: a reader never sees half of it."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=float))
+    tmp.replace(path)
+
+
 class ManifestError(ValueError):
     """A folder whose manifest is missing, unreadable, or of another kind or version."""
 

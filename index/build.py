@@ -22,15 +22,17 @@ import pyarrow.parquet as pq
 from conf.manifest import (
     INDEX_KIND,
     INDEX_SCHEMA_VERSION,
+    MANIFEST,
     RUN_KIND,
     RUN_SCHEMA_VERSION,
     TABLES_KIND,
     TABLES_SCHEMA_VERSION,
     ManifestError,
     read_manifest,
+    write_json,
 )
 from conf.version import code_version
-from index.folder import KINDS, IndexFolderError, file_entry, write_arrow, write_manifest
+from index.folder import KINDS, IndexFolderError, file_entry, write_arrow
 from index.lookup import alias_table
 from index.recall import tune_search_k
 
@@ -55,8 +57,8 @@ def load_vectors(path: Path, rows: int, dim: int) -> np.ndarray:
     if vectors.ndim != 2 or vectors.shape != (rows, dim):
         raise IndexFolderError(f"{path}: shape {vectors.shape}, the run manifest says "
                                f"({rows}, {dim}); the run folder is inconsistent, re-train it")
-    if not np.isfinite(vectors).all():
-        bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+    bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+    if bad:
         raise IndexFolderError(f"{path}: {bad} rows hold NaN or infinity; the run diverged, "
                                "re-train it (lower train.learning_rate)")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -165,11 +167,11 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     emb = run["embeddings"]
     vectors = {"films": load_vectors(run_dir / emb["films"], counts["films"], dim),
                "links": load_vectors(run_dir / emb["links"], counts["links"], dim)}
-    items = {"films": pq.read_table(run_dir / emb["film_titles"]),
-             "links": pq.read_table(run_dir / emb["link_titles"])}
+    title_files = {"films": emb["film_titles"], "links": emb["link_titles"]}
+    items = {kind: pq.read_table(run_dir / path) for kind, path in title_files.items()}
     for kind in KINDS:
         if items[kind].num_rows != len(vectors[kind]):
-            raise IndexFolderError(f"{run_dir / emb[kind[:-1] + '_titles']}: "
+            raise IndexFolderError(f"{run_dir / title_files[kind]}: "
                                    f"{items[kind].num_rows} titles for {len(vectors[kind])} "
                                    "vectors; the run folder is inconsistent, re-train it")
     tables = Path(tables_dir) if tables_dir else Path(run["tables"]["folder"])
@@ -201,7 +203,7 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
             "code_version": code_version(),
             "seconds": round(time.perf_counter() - started, 3),
         }
-        write_manifest(staging, manifest)
+        write_json(staging / MANIFEST, manifest)
         _publish(staging, out, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

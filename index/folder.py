@@ -14,7 +14,6 @@ in from another build, truncated or overwritten is refused by name before Annoy 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,8 +142,3 @@ def open_index(folder: str | Path, kind: str) -> ItemIndex:
                      lookup=TitleLookup(tables[aliases_path], items.column("title")),
                      search_k=search_k, n_trees=n_trees, exact_by_default=search == "exact")
 
-
-def write_manifest(folder: Path, manifest: dict) -> None:
-    tmp = folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=float))
-    tmp.replace(folder / "manifest.json")

@@ -102,7 +102,6 @@ def string_array(values: list[str]) -> pa.Array:
 class Resolution:
     """What a typed title names: one id, several candidates, or nothing (with suggestions)."""
 
-    query: str
     id: int | None = None
     how: str | None = None  # "title", "normalised title", "redirect", "case-folded title", ...
     candidates: list[int] = field(default_factory=list)
@@ -133,23 +132,23 @@ class TitleLookup:
         self.aliases = aliases
         self.titles = titles
 
-    def _match(self, column: str, values: list[str]) -> pa.Table:
-        mask = pc.is_in(self.aliases.column(column), value_set=string_array(values))
+    def _match(self, column: str, value: str) -> pa.Table:
+        mask = pc.is_in(self.aliases.column(column), value_set=string_array([value]))
         return self.aliases.filter(mask)
 
     def resolve(self, text: str, suggestions: int = 5) -> Resolution:
         text = text.strip()
-        result = Resolution(query=text)
+        result = Resolution()
         if not text:
             return result
         normalised = normalize_query(text)
         steps = (
-            ("key", [text], ""),
-            ("key", [normalised], "normalised "),
-            ("folded", [fold(normalised)], "case-folded "),
+            ("key", text, ""),
+            ("key", normalised, "normalised "),
+            ("folded", fold(normalised), "case-folded "),
         )
-        for column, values, prefix in steps:
-            level = _best_level(self._match(column, values))
+        for column, value, prefix in steps:
+            level = _best_level(self._match(column, value))
             if level is None:
                 continue
             via, ids = level
@@ -167,9 +166,8 @@ class TitleLookup:
         """Titles close to `text` (rapidfuzz WRatio on folded titles), best first."""
         from rapidfuzz import fuzz, process
 
-        titles = self.titles.to_pylist()
         # Title rows come first in the alias table, row i = item i, already folded.
-        choices = self.aliases.column("folded").slice(0, len(titles)).to_pylist()
+        choices = self.aliases.column("folded").slice(0, len(self.titles)).to_pylist()
         found = process.extract(fold(text), choices, scorer=fuzz.WRatio, limit=limit,
                                 score_cutoff=60)
-        return [titles[index] for _, _, index in found]
+        return [self.titles[index].as_py() for _, _, index in found]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.folder import ItemIndex
+from index.recall import exact_top
 
 # The build measures recall with k = 10 answers plus the query item itself.
 TUNED_FOR = 11
@@ -51,10 +52,7 @@ def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = Non
     vector = query_vector(side, ids)
     n = k + len(leave_out)
     if exact:
-        scores = np.asarray(side.vectors @ vector)
-        scores[list(leave_out)] = -np.inf
-        top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=np.int64)
-        found = top[np.argsort(-scores[top], kind="stable")].tolist()
+        found = exact_top(side.vectors, vector, k, list(leave_out)).tolist()
     else:
         search_k = search_k or search_k_for(side, n)
         if len(leave_out) == 1:

@@ -59,10 +59,14 @@ def sample_items(n_items: int, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_items, size=min(n, n_items), replace=False))
 
 
-def exact_one(vectors: np.ndarray, i: int, k: int) -> np.ndarray:
-    """Brute force for one item, as the query command does it (matrix-vector product)."""
-    scores = vectors @ vectors[i]
-    scores[i] = -np.inf
+def exact_top(vectors: np.ndarray, vector: np.ndarray, k: int,
+              leave_out: tuple[int, ...] | list[int] = ()) -> np.ndarray:
+    """Brute force for one query vector, as the query command answers: the ids of the `k`
+    rows of `vectors` most similar to `vector` (rows in `leave_out` excluded), best first."""
+    if k <= 0:
+        return np.array([], dtype=np.int64)
+    scores = np.asarray(vectors @ vector)
+    scores[list(leave_out)] = -np.inf
     top = np.argpartition(-scores, k - 1)[:k]
     return top[np.argsort(-scores[top], kind="stable")]
 
@@ -92,7 +96,8 @@ def tune_search_k(index, vectors: np.ndarray, n_trees: int, search_k: int, *, k:
     timed = items[:200]
     k_exact = min(k, len(vectors) - 1)
     exact_ms = 1e3 * seconds_per_query(
-        lambda chosen: [exact_one(vectors, i, k_exact) for i in chosen.tolist()], timed)
+        lambda chosen: [exact_top(vectors, vectors[i], k_exact, (i,)) for i in chosen.tolist()],
+        timed)
 
     def step(nodes: int) -> list:
         found = annoy_neighbours(index, items, k, nodes)

@@ -16,7 +16,6 @@ builder refuses it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import uuid
 from pathlib import Path
@@ -25,17 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION
+from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION, write_json
 from conf.version import code_version
 
 logger = logging.getLogger(__name__)
 
 
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=float))
-    tmp.replace(path)
 
 
 def _first(values) -> str | None:
@@ -152,7 +146,7 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
         logger.info("franchise films found in each other's top %d: embedding %.3f, co-link "
                     "baseline %.3f (%d films)", q["k"], q["embedding"], q["colink_baseline"],
                     q["franchise_films"])
-    _write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "metrics.json", metrics)
     e = cfg["export"]
     projector_points = write_projector(run_dir / "logs", films, tables, e["projector_max_points"])
     map_points = (write_map(run_dir / "film_map.png", films, tables, e["map_points"],
@@ -185,6 +179,6 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
     if cfg["train"]["model"] == "film_film":
         manifest["note"] = ("film_pairs were counted on all links, held-out ones included: the "
                             "held-out metrics of film_film are optimistic")
-    _write_json(run_dir / "manifest.json", manifest)
+    write_json(run_dir / "manifest.json", manifest)
     logger.info("run written to %s (manifest %s)", run_dir, manifest["id"][:8])
     return manifest

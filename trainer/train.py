@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from conf import ConfigError
+from conf.manifest import write_json
 from trainer import features
 from trainer.evaluate import evaluate_vectors, held_out_for, link_vectors_from_films
 from trainer.models import FilmEmbeddingModel
@@ -120,10 +121,8 @@ class _State:
         self.global_step, self.history = data["global_step"], data["history"]
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"epoch": self.epoch, "step": self.step,
-                                   "global_step": self.global_step, "history": self.history}))
-        tmp.replace(self.path)
+        write_json(self.path, {"epoch": self.epoch, "step": self.step,
+                               "global_step": self.global_step, "history": self.history})
 
 
 class Trainer:
