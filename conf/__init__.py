@@ -135,6 +135,7 @@ def _validate(cfg: Mapping[str, Any]) -> None:
         (len(cfg["ingest"]["infobox_names"]) > 0, "ingest.infobox_names must not be empty"),
         (cfg["spark"]["max_partition_bytes"] >= 4096, "spark.max_partition_bytes must be >= 4096"),
         (cfg["spark"]["shuffle_partitions"] >= 0, "spark.shuffle_partitions must be >= 0"),
+        (cfg["spark"]["min_partitions"] >= 0, "spark.min_partitions must be >= 0"),
         (cfg["sample"]["films"] >= 1, "sample.films must be >= 1"),
         (0.0 <= cfg["sample"]["redirect_share"] < 0.9, "sample.redirect_share must be in [0, 0.9)"),
         (

@@ -49,7 +49,9 @@ def apply_job_settings(spark, cfg: Config) -> None:
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(spark_cfg["max_partition_bytes"]))
     # Small files (tests, partition dumps) should still split at max_partition_bytes.
     spark.conf.set("spark.sql.files.openCostInBytes", str(min(4 * 1024 * 1024, spark_cfg["max_partition_bytes"])))
-    partitions = spark_cfg["shuffle_partitions"] or 4 * spark.sparkContext.defaultParallelism
+    parallelism = spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.files.minPartitionNum", str(spark_cfg["min_partitions"] or 3 * parallelism))
+    partitions = spark_cfg["shuffle_partitions"] or 4 * parallelism
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     spark.conf.set(
         "spark.sql.files.ignoreCorruptFiles", "true" if cfg["ingest"]["keep_readable"] else "false"

@@ -1,9 +1,11 @@
 """Transforms on hand-made DataFrames (no dump involved)."""
 
 import math
+import re
 
 import pytest
 
+from conf import load_config
 from spark_jobs import extract, transforms
 
 
@@ -61,9 +63,19 @@ def test_film_pairs_cap_and_min_shared(spark):
     "text, matches",
     [("{{Infobox film", True), ("{{ infobox_Film\n", True), ("{{Template:Infobox  movie|", True),
      ("{{Infobox film/doc}}", True), ("{{Infobox filmmaker", False), ("{{Infobox book", False),
-     ("{{Infobox television", False)],
+     ("{{Infobox television", False), ("{{infobox\tmovie}}", True),
+     # After the first letter MediaWiki compares exactly: "Infobox FILM" is another template.
+     ("{{Infobox FILM", False), ("{{INFOBOX film", False),
+     ("{{Film infobox}}", True), ("{{film_infobox|", True), ("{{Film infoboxes", False)],
 )
-def test_prefilter_pattern(spark, text, matches):
-    pattern = extract.prefilter_pattern(["Infobox film", "Infobox movie"])
+def test_prefilter(spark, text, matches):
     df = spark.createDataFrame([(text,)], "value string")
-    assert df.select(df.value.rlike(pattern).alias("m")).first()["m"] is matches
+    # The defaults ("Infobox film", "Infobox Film", "Infobox movie", "Infobox Movie") and one
+    # configured with its namespace and a short first word.
+    names = [*load_config()["ingest"]["infobox_names"], "Template:Film infobox"]
+    got = df.select(extract.prefilter(df.value, names).alias("m")).first()["m"]
+    assert got is matches
+    # The default names give one pattern starting with a literal of 4+ characters, the form
+    # Java's regex skips through quickly (the reason for the pattern's shape).
+    patterns = extract.prefilter_patterns(load_config()["ingest"]["infobox_names"])
+    assert len(patterns) == 1 and re.match(r"[A-Za-z]{4}", patterns[0])
