@@ -40,7 +40,7 @@ def read_page_records(spark: SparkSession, paths: Iterable[str]) -> DataFrame:
 
 
 def prefilter_patterns(infobox_names: Iterable[str]) -> list[str]:
-    """Java regexes such that every page holding one of the infoboxes matches one of them (a
+    r"""Java regexes such that every page holding one of the infoboxes matches one of them (a
     superset: the full parse decides). One pattern per distinct first word of the names.
 
     MediaWiki matches a template name with its first letter in either case and the rest
@@ -48,10 +48,10 @@ def prefilter_patterns(infobox_names: Iterable[str]) -> list[str]:
     first word without its first letter, then the other words: `nfobox[\s_]+(?:film|movie)`.
     Starting with a literal of 4+ characters lets Java's regex skip through the page
     (Boyer-Moore) instead of trying a match at every character as a pattern starting with
-    `\{\{` must: 5x less CPU (1.1 s against 5.4 s for 337 MB of XML on one core, README
-    "Ingestion"), and the regex was the costliest expression of the read. Neither `{{` nor
-    the first letter is checked: a page naming the template in prose passes and the parse
-    rejects it (counted as prefilter_rejected).
+    `\{\{` must: 1.4 s against 3.0-5.9 s of CPU for 337 MB of XML on one core (README
+    "Benchmarks -> Ingestion"); the regex was the costliest expression of the read.
+    Neither `{{` nor the first letter is checked: a page naming the template in prose passes
+    and the parse rejects it (counted as prefilter_rejected).
     """
     groups: dict[str, set[str]] = {}
     for name in infobox_names:
@@ -115,7 +115,8 @@ def page_projection(
     pages = records.select(
         "file",
         (start > 0).alias("is_page"),
-        F.when(start == 0, value.contains("</mediawiki>")).otherwise(F.lit(False)).alias("has_trailer"),
+        F.when(start == 0, value.contains("</mediawiki>"))
+        .otherwise(F.lit(False)).alias("has_trailer"),
         F.when(page_id != "", page_id.cast("bigint")).alias("page_id"),
         F.when(ns != "", ns.cast("int")).alias("ns"),
         F.when(title != "", title).alias("title"),

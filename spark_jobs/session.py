@@ -50,7 +50,8 @@ def apply_job_settings(spark, cfg: Config) -> None:
     # Small files (tests, partition dumps) should still split at max_partition_bytes.
     spark.conf.set("spark.sql.files.openCostInBytes", str(min(4 * 1024 * 1024, spark_cfg["max_partition_bytes"])))
     parallelism = spark.sparkContext.defaultParallelism
-    spark.conf.set("spark.sql.files.minPartitionNum", str(spark_cfg["min_partitions"] or 3 * parallelism))
+    min_partitions = spark_cfg["min_partitions"] or 3 * parallelism
+    spark.conf.set("spark.sql.files.minPartitionNum", str(min_partitions))
     partitions = spark_cfg["shuffle_partitions"] or 4 * parallelism
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     spark.conf.set(

@@ -25,8 +25,8 @@ def resolve_redirects(edges: DataFrame, max_hops: int) -> DataFrame:
 
     Each row carries `done` (its target is not itself a redirect), so a round is one join
     and one materialisation, and the loop stops as soon as no unfinished chain is still
-    within max_hops; loops then cost no extra rounds beyond that bound. (Spark jobs, not
-    data, dominate this step on small dumps: it was ~30 jobs, now ~3 a round.)
+    within max_hops. On small dumps Spark's per-job cost, not data, dominates this step
+    (38 Spark jobs before this form, 29 with it, on a 337 MB-XML dump with redirect loops).
     """
     rounds = max(1, math.ceil(math.log2(max_hops))) + 1
     is_source = edges.select(F.col("source").alias("final"), F.lit(False).alias("_done"))
