@@ -80,6 +80,32 @@ def test_holdout_split_is_deterministic_and_per_film():
     assert not split_holdout(few, 0.5, 5, seed=1).any()  # too few links: nothing held out
 
 
+def test_side_features_leave_out_the_held_out_links():
+    from trainer.features import film_attributes
+    from trainer.tables import Tables
+
+    tables = Tables(
+        folder="", manifest={}, film_titles=["F0", "F1", "F2"], link_titles=["Ann", "Bob", "Cy"],
+        link_film_count=np.array([3, 2, 3]), link_film_id=np.full(3, -1, dtype=np.int32),
+        film_links=np.array([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (0, 2), (1, 2), (2, 2)],
+                            dtype=np.int32),
+        film_link_counts=np.ones(8, dtype=np.int32),
+        film_attributes={"starring": [["Ann", "Bob"], ["Ann", "Bob"], ["Ann"]],
+                         "director": [["Cy"], ["Cy"], ["Cy"]]},
+    )
+
+    def named(attributes, film):
+        return {attributes.vocabulary[i] for i in attributes.ids[film] if i != attributes.pad}
+
+    every = film_attributes(tables, ["starring", "director"])
+    assert named(every, 0) == {"starring:Ann", "starring:Bob", "director:Cy"}
+    # Film 0's links to Ann and Cy are held out: its infobox must not reveal them.
+    held = film_attributes(tables, ["starring", "director"],
+                           held_out=np.array([(0, 0), (0, 2)], dtype=np.int32))
+    assert named(held, 0) == {"starring:Bob"}
+    assert named(held, 1) == {"starring:Ann", "starring:Bob", "director:Cy"}
+
+
 # --- pipeline -------------------------------------------------------------------------------
 def _sampler(positives, n_items):
     return PairSampler.build(positives, n_items, None, 0.75)

@@ -41,12 +41,23 @@ def _values(tables: Tables, field: str) -> list[list[str]]:
     return [[v for v in (row or []) if v] for row in column]
 
 
-def film_attributes(tables: Tables, fields: list[str], min_films: int = 2) -> FilmAttributes:
-    """Attribute ids per film ("director:Name", "decade:1990s", ...), padded to one width."""
+def film_attributes(tables: Tables, fields: list[str], min_films: int = 2,
+                    held_out: np.ndarray | None = None) -> FilmAttributes:
+    """Attribute ids per film ("director:Name", "decade:1990s", ...), padded to one width.
+
+    held_out: (film, link) rows kept from training. A film's attribute naming one of its
+    held-out links is left out: `starring = [[X]]` would otherwise hand the model the very
+    link the evaluation asks it to predict (the ingestion job resolves infobox names to the
+    same final titles as links, so names and link titles compare directly).
+    """
+    hidden: set[tuple[int, str]] = set()
+    if held_out is not None and len(held_out):
+        hidden = {(int(f), tables.link_titles[int(link)]) for f, link in held_out}
     per_film: list[list[str]] = [[] for _ in range(tables.n_films)]
     for field in fields:
         for film, values in enumerate(_values(tables, field)):
-            per_film[film].extend(f"{field}:{v}" for v in dict.fromkeys(values))
+            per_film[film].extend(f"{field}:{v}" for v in dict.fromkeys(values)
+                                  if (film, v) not in hidden)
     counts = Counter(token for tokens in per_film for token in tokens)
     vocabulary = sorted(t for t, c in counts.items() if c >= min_films)
     index = {t: i for i, t in enumerate(vocabulary)}

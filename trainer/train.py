@@ -92,7 +92,7 @@ def configure_devices(cfg) -> tf.distribute.Strategy:
 
 def build_model(data: Data, cfg) -> FilmEmbeddingModel:
     t = cfg["train"]
-    attributes = (features.film_attributes(data.tables, t["side_fields"])
+    attributes = (features.film_attributes(data.tables, t["side_fields"], held_out=data.heldout)
                   if t["side_features"] else None)
     types = (features.link_types(data.tables)
              if t["link_types"] and t["model"] != "film_film" else None)
