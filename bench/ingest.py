@@ -9,8 +9,8 @@ In one run on one generated multistream .bz2 (>= 500 MB of XML by default):
       and running mwparserfromhell on every page, on the first --classic-mb MB, scaled per MB
   (d) the job on 1 core (local[1]); (b) is its 2-core figure
 Each is run --repeat times, interleaved ((a), (b), (d), (c), then again), and the fastest run
-counts: this machine's speed drifts by a third between minutes (bare reads of 43, 52 and 65 s
-of the same file on one day), and the best of interleaved runs is the least disturbed.
+counts: this machine's speed drifts by a third between minutes (bare reads of the same file
+took 43 to 65 s on one day), and the best of interleaved runs is the least disturbed.
 Prints a table and writes bench/results/ingest.json (every run's seconds included).
 """
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_jobs.titles import template_key
+
 # Page outcomes decided in the JVM (the Python parse adds its own, see wikitext.py).
 TOO_LARGE = "too_large"
 MALFORMED_RECORD = "malformed_record"
@@ -44,7 +46,7 @@ def prefilter_patterns(infobox_names: Iterable[str]) -> list[str]:
     superset: the full parse decides). One pattern per distinct first word of the names.
 
     MediaWiki matches a template name with its first letter in either case and the rest
-    exactly, `_` and runs of spaces as one space (wikitext.template_key). So a pattern is the
+    exactly, `_` and runs of spaces as one space (titles.template_key). So a pattern is the
     first word without its first letter, then the other words: `nfobox[\s_]+(?:film|movie)`.
     Starting with a literal of 4+ characters lets Java's regex skip through the page
     (Boyer-Moore) instead of trying a match at every character as a pattern starting with
@@ -55,11 +57,8 @@ def prefilter_patterns(infobox_names: Iterable[str]) -> list[str]:
     """
     groups: dict[str, set[str]] = {}
     for name in infobox_names:
-        words = [w for w in re.split(r"[\s_]+", name.strip()) if w]
-        if words and words[0].lower().startswith("template:"):
-            words[0] = words[0][len("template:"):]
-            words = [w for w in words if w]
-        if not words:
+        words = template_key(name).split(" ")
+        if not words[0]:
             continue
         rest = r"[\s_]+".join(re.escape(w) for w in words[1:])
         groups.setdefault(words[0][1:], set()).add(r"[\s_]+" + rest if rest else "")
@@ -136,6 +135,8 @@ def page_projection(
         F.col("is_page") & jvm_status.isNull() & (F.col("ns") == 0) & F.col("redirect_to").isNull(),
         prefilter(F.col("value"), infobox_names),
     ).otherwise(F.lit(False))
+    # Two selects so that `record` reads the computed is_candidate instead of repeating the
+    # regex expression.
     judged = pages.select(
         "file", "is_page", "has_trailer", "page_id", "ns", "title", "redirect_to", "bytes",
         jvm_status.alias("jvm_status"), candidate.alias("is_candidate"), "value",

@@ -226,8 +226,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
                 path = publisher.table_path(name)
                 # Rows counted as they pass to the writer (no second job reading the files).
                 observed = Observation(f"{name}_rows")
-                df.observe(observed, F.count(F.lit(1)).alias("rows")).write.mode(
-                    "overwrite").parquet(path)
+                counted = df.observe(observed, F.count(F.lit(1)).alias("rows"))
+                counted.write.mode("overwrite").parquet(path)
                 rows = observed.get["rows"]
                 counts[name] = {"path": name, "rows": rows,
                                 "columns": [f.name for f in df.schema.fields]}

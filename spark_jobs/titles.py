@@ -83,6 +83,14 @@ def normalize_title(title: str) -> str:
     return upper_first(title)
 
 
+def template_key(name: str) -> str:
+    """A template name as MediaWiki resolves it: `template:infobox_film ` -> `Infobox film`."""
+    name = normalize_title(name)
+    if name.lower().startswith("template:"):
+        name = normalize_title(name[len("template:"):])
+    return name
+
+
 def normalize_link(target: str, keep_categories: bool = True) -> str | None:
     """The page a `[[target|...]]` link points at, or None when it is not a content link.
 

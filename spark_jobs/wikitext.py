@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import mwparserfromhell
 from mwparserfromhell.nodes import Comment, HTMLEntity, Tag, Template, Text, Wikilink
 
-from spark_jobs.titles import normalize_link, normalize_title, upper_first
+from spark_jobs.titles import normalize_link, normalize_title, template_key, upper_first
 
 # Page outcomes written to the manifest (the JVM side adds too_large and malformed_record).
 FILM = "film"
@@ -83,14 +83,6 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def template_key(name: str) -> str:
-    """A template name as MediaWiki resolves it: `template:infobox_film ` -> `Infobox film`."""
-    name = normalize_title(name)
-    if name.lower().startswith("template:"):
-        name = normalize_title(name[len("template:"):])
-    return name
 
 
 def infobox_keys(names: Iterable[str]) -> frozenset[str]:

@@ -30,8 +30,6 @@ from conf.version import code_version
 logger = logging.getLogger(__name__)
 
 
-
-
 def _first(values) -> str | None:
     return values[0] if values else None
 
