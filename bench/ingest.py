@@ -3,13 +3,16 @@
     python -m bench.ingest [--films 1200] [--articles-per-film 70] [--classic-mb 25]
 
 In one run on one generated multistream .bz2 (>= 500 MB of XML by default):
-  (a) bare read: Spark reading and counting the `</page>` records (local[2])
-  (b) the full job (local[2])
+  (a) bare read: Spark reading and counting the `</page>` records with Hadoop's text reader
+      (local[2]); (a') the same through the job's own reader for multistream files
+      (spark_jobs/bz2_streams.py, the C bzip2 decoder)
+  (b) the full job (local[2]); (b') the job with -p ingest.reader=hadoop
   (c) the classic method of the published notebooks: one Python process streaming the XML
       and running mwparserfromhell on every page, on the first --classic-mb MB, scaled per MB
-  (d) the job on 1 core (local[1]); (b) is its 2-core figure
-Each is run --repeat times, interleaved ((a), (b), (d), (c), then again), and the fastest run
-counts: this machine's speed drifts by a third between minutes (bare reads of the same file
+  (d) the job on 1 core (local[1]); (b) is its 2-core figure; (d') the bare read (a') on 1 core,
+      which bounds what 2 cores can gain over 1 on this machine
+Each is run --repeat times, interleaved (2 cores, 1 core, (c), then again), and the fastest
+run counts: this machine's speed drifts by a third between minutes (bare reads of the same file
 took 43 to 65 s on one day), and the best of interleaved runs is the least disturbed.
 Prints a table and writes bench/results/ingest.json (every run's seconds included).
 """
@@ -100,29 +103,44 @@ def classic(dump: Path, limit_bytes: int) -> dict:
             "mb_per_s": consumed / 1e6 / seconds}
 
 
-def spark_runs(dump: Path, xml_bytes: int, cores: int, with_bare_read: bool) -> dict:
+def spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ...],
+               readers: tuple[str, ...]) -> dict:
+    """Bare reads of `dump` (by reader: "hadoop" and/or "streams") and the job with each
+    ingest.reader in `readers`, in one local[cores] session."""
     from pyspark.sql import SparkSession
 
     from conf import load_config
+    from spark_jobs import bz2_streams
+    from spark_jobs.extract import read_page_records
     from spark_jobs.inputs import resolve_local
     from spark_jobs.parse_dump import run
-    from spark_jobs.session import spark_session
+    from spark_jobs.session import apply_job_settings, spark_session
 
-    cfg = load_config(None, [f'spark.master="local[{cores}]"', "spark.progress_interval_s=0",
-                             "spark.log_level=\"ERROR\""])
-    spark = spark_session(cfg)
+    base = [f'spark.master="local[{cores}]"', "spark.progress_interval_s=0",
+            "spark.log_level=\"ERROR\""]
+    spark = spark_session(load_config(None, base))
+    dumps = resolve_local([str(dump)])
     out: dict = {}
     try:
-        if with_bare_read:
+        for reader in bare_reads:
+            # The job's splits (apply_job_settings); the records counted.
+            apply_job_settings(spark, load_config(None, base))
             t = time.monotonic()
-            n = spark.read.option("lineSep", "</page>").text(str(dump)).count()
-            out["bare_read"] = {"seconds": time.monotonic() - t, "records": n}
-        tables = Path(tempfile.mkdtemp(prefix="bench-tables-"))
-        t = time.monotonic()
-        manifest = run(spark, cfg, resolve_local([str(dump)]), str(tables / "t"))
-        out["job"] = {"seconds": time.monotonic() - t, "films": manifest["pages"]["films"],
-                      "pages": manifest["pages"]["read"], "steps_s": manifest["timings_s"]}
-        shutil.rmtree(tables, ignore_errors=True)
+            records = read_page_records(spark, dumps, "hadoop" if reader == "hadoop" else "auto")
+            plan = records._jdf.queryExecution().optimizedPlan().toString()
+            assert (bz2_streams.FORMAT in plan) == (reader == "streams"), reader
+            n = records.count()
+            out[f"bare_read_{reader}"] = {"seconds": time.monotonic() - t, "records": n}
+        for reader in readers:
+            cfg = load_config(None, [*base, f'ingest.reader="{reader}"'])
+            tables = Path(tempfile.mkdtemp(prefix="bench-tables-"))
+            t = time.monotonic()
+            manifest = run(spark, cfg, dumps, str(tables / "t"))
+            out[f"job_{reader}"] = {"seconds": time.monotonic() - t,
+                                    "films": manifest["pages"]["films"],
+                                    "pages": manifest["pages"]["read"],
+                                    "steps_s": manifest["timings_s"]}
+            shutil.rmtree(tables, ignore_errors=True)
     finally:
         spark.stop()
         SparkSession._instantiatedSession = None
@@ -142,35 +160,44 @@ def main(argv: list[str] | None = None) -> int:
     dump, xml_bytes = ensure_dump(args.films, args.articles_per_film)
     print(f"dump: {dump} ({dump.stat().st_size / 1e6:.0f} MB bz2, {xml_bytes / 1e6:.0f} MB XML)",
           flush=True)
-    runs: dict[str, list[dict]] = {"bare_read": [], "job": [], "one_core_job": [], "classic": []}
+    runs: dict[str, list[dict]] = {}
     for r in range(args.repeat):
         print(f"round {r + 1} of {args.repeat}", flush=True)
-        two_cores = spark_runs(dump, xml_bytes, 2, with_bare_read=True)
-        runs["bare_read"].append(two_cores["bare_read"])
-        runs["job"].append(two_cores["job"])
-        runs["one_core_job"].append(spark_runs(dump, xml_bytes, 1, with_bare_read=False)["job"])
-        runs["classic"].append(classic(dump, int(args.classic_mb * 1e6)))
+        for cores, bare_reads, readers in ((2, ("hadoop", "streams"), ("auto", "hadoop")),
+                                           (1, ("streams",), ("auto",))):
+            for name, result in spark_runs(dump, xml_bytes, cores, bare_reads, readers).items():
+                runs.setdefault(f"{name}_{cores}", []).append(result)
+        runs.setdefault("classic", []).append(classic(dump, int(args.classic_mb * 1e6)))
     best = {
         k: {**min(v, key=lambda run: run["seconds"]), "runs_s": [round(x["seconds"], 1) for x in v]}
         for k, v in runs.items()
     }
-    two = {"bare_read": best["bare_read"], "job": best["job"]}
-    one = {"job": best["one_core_job"]}
+    two = {"bare_read": best["bare_read_hadoop_2"], "bare_read_streams": best["bare_read_streams_2"],
+           "job": best["job_auto_2"], "job_hadoop_reader": best["job_hadoop_2"]}
+    one = {"bare_read_streams": best["bare_read_streams_1"], "job": best["job_auto_1"]}
     old = best["classic"]
     rows = [
-        ("(a) bare read, 2 cores", two["bare_read"]["seconds"], two["bare_read"]["xml_mb_per_s"]),
-        ("(b) job, 2 cores", two["job"]["seconds"], two["job"]["xml_mb_per_s"]),
-        ("(c) classic, 1 process", old["seconds"] * xml_bytes / 1e6 / old["xml_mb"], old["mb_per_s"]),
-        ("(d) job, 1 core", one["job"]["seconds"], one["job"]["xml_mb_per_s"]),
+        ("(a) bare read, Hadoop's reader, 2 cores", two["bare_read"]),
+        ("(a') bare read, the job's C-decoder reader, 2 cores", two["bare_read_streams"]),
+        ("(b) job, 2 cores", two["job"]),
+        ("(b') job with -p ingest.reader=hadoop, 2 cores", two["job_hadoop_reader"]),
+        ("(c) classic, 1 process (scaled per MB)",
+         {"seconds": old["seconds"] * xml_bytes / 1e6 / old["xml_mb"], "xml_mb_per_s": old["mb_per_s"]}),
+        ("(d) job, 1 core", one["job"]),
+        ("(d') bare read, C-decoder reader, 1 core", one["bare_read_streams"]),
     ]
+    rate = lambda run: run["xml_mb_per_s"]  # noqa: E731
     ratios = {
-        "job_vs_bare_read": two["job"]["xml_mb_per_s"] / two["bare_read"]["xml_mb_per_s"],
-        "job_vs_classic": two["job"]["xml_mb_per_s"] / old["mb_per_s"],
-        "two_cores_vs_one": two["job"]["xml_mb_per_s"] / one["job"]["xml_mb_per_s"],
+        "job_vs_bare_read": rate(two["job"]) / rate(two["bare_read"]),
+        "job_vs_bare_read_same_reader": rate(two["job"]) / rate(two["bare_read_streams"]),
+        "job_vs_classic": rate(two["job"]) / old["mb_per_s"],
+        "two_cores_vs_one": rate(two["job"]) / rate(one["job"]),
+        "bare_read_two_cores_vs_one": rate(two["bare_read_streams"]) / rate(one["bare_read_streams"]),
+        "job_vs_job_hadoop_reader": rate(two["job"]) / rate(two["job_hadoop_reader"]),
     }
     print(f"\n| run | seconds for {xml_bytes / 1e6:.0f} MB XML | MB/s of XML |\n|---|---:|---:|")
-    for name, seconds, rate in rows:
-        print(f"| {name} | {seconds:.1f} | {rate:.2f} |")
+    for name, run in rows:
+        print(f"| {name} | {run['seconds']:.1f} | {run['xml_mb_per_s']:.2f} |")
     print("\n" + "\n".join(f"{k}: {v:.2f}" for k, v in ratios.items()))
     import mwparserfromhell
     import pyspark

@@ -1,24 +1,32 @@
 """Extract: the dump's `<page>` records and a per-page projection computed in the JVM.
 
-The dump is read as text records ending at `</page>`, so Hadoop's splittable bzip2 codec
-spreads one compressed file over many tasks. Every page is looked at by JVM expressions only
+The dump is read as text records ending at `</page>`, split over many tasks: Hadoop's
+splittable bzip2 codec for any file, or, for local multistream files, bz2_streams (the
+C decoder, stream by stream, ~1.4x as fast). Every page is looked at by JVM expressions only
 (title, namespace, id, redirect target, size, and a regex prefilter for the film infobox);
 just the prefiltered film candidates are shipped to Python for the full wikitext parse.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_jobs import bz2_streams
+from spark_jobs.inputs import DumpFile, is_local
 from spark_jobs.titles import template_key
 
 # Page outcomes decided in the JVM (the Python parse adds its own, see wikitext.py).
 TOO_LARGE = "too_large"
 MALFORMED_RECORD = "malformed_record"
+
+# How a file's records are read (ingest.reader, choose_readers).
+STREAMS_READER = "bz2_streams"
+HADOOP_READER = "hadoop"
 
 # Namespaces whose redirects matter for links: articles and categories.
 REDIRECT_NAMESPACES = (0, 14)
@@ -28,17 +36,54 @@ REDIRECT_NAMESPACES = (0, 14)
 _HEAD_CHARS = 4096
 
 
-def read_page_records(spark: SparkSession, paths: Iterable[str]) -> DataFrame:
+def read_page_records(
+    spark: SparkSession, dumps: Iterable[DumpFile], reader: str = "auto",
+    keep_readable: bool = False,
+) -> DataFrame:
     """One row per `</page>`-terminated record: `value` (the XML text) and `file`.
 
     The first record of each file also carries the `<siteinfo>` header, and the closing
-    `</mediawiki>` arrives as one extra record without a `<page>`.
+    `</mediawiki>` arrives as one extra record without a `<page>`. With reader "auto", local
+    multistream `.bz2` files are read by bz2_streams (C decoder, same records), the rest by
+    Hadoop's text reader; both split at the sizes apply_job_settings gave Spark.
     """
-    return (
-        spark.read.option("lineSep", "</page>")
-        .text(list(paths))
-        .select(F.col("value"), F.col("_metadata.file_path").alias("file"))
-    )
+    dumps = list(dumps)
+    readers = choose_readers(dumps, reader)
+    streamed = [d for d in dumps if readers[d.path] == STREAMS_READER]
+    hadoop = [d.path for d in dumps if readers[d.path] == HADOOP_READER]
+    frames = []
+    if hadoop:
+        frames.append(
+            spark.read.option("lineSep", "</page>")
+            .text(hadoop)
+            .select(F.col("value"), F.col("_metadata.file_path").alias("file"))
+        )
+    if streamed:
+        split = _split_bytes(spark, sum(d.size or 0 for d in dumps))
+        ranges = [r for d in streamed
+                  for r in bz2_streams.plan_ranges(d.path, d.size, split, keep_readable)]
+        frames.append(bz2_streams.read_stream_records(spark, ranges))
+    return functools.reduce(DataFrame.unionByName, frames)
+
+
+def choose_readers(dumps: Iterable[DumpFile], reader: str) -> dict[str, str]:
+    """path -> the reader of its records: STREAMS_READER for local multistream .bz2 files
+    under reader "auto", else HADOOP_READER (the manifest lists it per input)."""
+    def streamable(d: DumpFile) -> bool:
+        return (reader == "auto" and d.size is not None and is_local(d.path)
+                and d.path.endswith(".bz2") and bz2_streams.is_multistream(d.path))
+
+    return {d.path: STREAMS_READER if streamable(d) else HADOOP_READER for d in dumps}
+
+
+def _split_bytes(spark: SparkSession, total_bytes: int) -> int:
+    """Spark's own split size for files of `total_bytes` (FilePartition.maxSplitBytes)."""
+    conf = spark.conf
+    max_bytes = int(conf.get("spark.sql.files.maxPartitionBytes").rstrip("b"))
+    open_cost = int(conf.get("spark.sql.files.openCostInBytes").rstrip("b"))
+    min_parts = int(conf.get("spark.sql.files.minPartitionNum", None)
+                    or spark.sparkContext.defaultParallelism)
+    return min(max_bytes, max(open_cost, total_bytes // min_parts))
 
 
 def prefilter_patterns(infobox_names: Iterable[str]) -> list[str]:

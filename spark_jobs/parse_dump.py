@@ -35,8 +35,12 @@ class DumpReadError(RuntimeError):
 
 
 def _failed_file(error: Exception) -> tuple[str, str] | None:
-    """(file, cause) from Spark's FAILED_READ_FILE error, if that is what `error` is."""
+    """(file, cause) from Spark's FAILED_READ_FILE error or bz2_streams' StreamReadError
+    (raised in a Python worker, so it arrives as text), if that is what `error` is."""
     text = str(error)
+    streams = re.search(r"StreamReadError: (\S+): ([^\n]+)", text)
+    if streams:
+        return streams.group(1), streams.group(2)
     match = re.search(r"error while reading file (\S+?)\.?\s", text)
     if not match:
         return None
@@ -92,7 +96,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     with progress:
         # 1. One pass over the compressed dump, kept on disk for the steps below.
         step(1, "read: decompress the dump, project every page, prefilter film candidates")
-        records = extract.read_page_records(spark, [d.path for d in dumps])
+        readers = extract.choose_readers(dumps, ingest["reader"])
+        records = extract.read_page_records(spark, dumps, ingest["reader"], ingest["keep_readable"])
         pages = extract.page_projection(records, ingest["infobox_names"], ingest["max_page_bytes"])
         pages = pages.persist(getattr(StorageLevel, ingest["storage_level"]))
         try:
@@ -104,6 +109,9 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
                 .collect()
             )
         except Exception as e:
+            unaligned = re.search(r"UnalignedStreamsError: ([^\n]+)", str(e))
+            if unaligned:
+                raise DumpReadError(f"cannot read {unaligned.group(1)}") from e
             failed = _failed_file(e)
             if failed is None:
                 raise
@@ -246,7 +254,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "inputs": [
-            {"path": d.path, "size_bytes": d.size, **per_file.get(_file_key(d.path), {})}
+            {"path": d.path, "size_bytes": d.size, "reader": readers[d.path],
+             **per_file.get(_file_key(d.path), {})}
             for d in dumps
         ],
         "damaged_inputs": damaged,

@@ -38,8 +38,18 @@ def shared_wiki() -> Path:
     return SHARED_WIKI
 
 
-def write_dump(path: Path, pages: list[tuple], compress: bool | None = None) -> Path:
-    """Write (title, ns, page_id, text[, redirect]) tuples as a MediaWiki export."""
+def write_dump(path: Path, pages: list[tuple], compress: bool | None = None,
+               pages_per_stream: int = 0) -> Path:
+    """Write (title, ns, page_id, text[, redirect]) tuples as a MediaWiki export.
+
+    pages_per_stream > 0 writes a multistream .bz2 as Wikimedia does: the header, then
+    streams of that many whole pages, then the footer, each its own bzip2 stream.
+    """
+    if pages_per_stream:
+        groups = [pages[i : i + pages_per_stream] for i in range(0, len(pages), pages_per_stream)]
+        texts = [header(), *("".join(page_xml(*p) for p in g) for g in groups), FOOTER]
+        path.write_bytes(b"".join(bz2.compress(t.encode("utf-8"), 9) for t in texts))
+        return path
     xml = header() + "".join(page_xml(*p) for p in pages) + FOOTER
     data = xml.encode("utf-8")
     if compress if compress is not None else path.suffix == ".bz2":

@@ -148,7 +148,7 @@ def test_every_page_read_once_with_tiny_splits(spark, tmp_path):
 
     apply_job_settings(spark, load_config("test", ["spark.max_partition_bytes=32768"]))
     try:
-        records = read_page_records(spark, [str(dump)])
+        records = read_page_records(spark, resolve_local([str(dump)]))
         assert records.rdd.getNumPartitions() >= 8
         got = page_projection(records, ["Infobox film"], 10**7).filter("is_page").agg(
             F.count("*").alias("n"), F.countDistinct("page_id").alias("d"), F.sum("page_id").alias("s")

@@ -1,5 +1,6 @@
 """The job through the real spark-submit binary with the --py-files zip (as on a cluster)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,8 @@ def test_spark_submit_with_the_jobs_zip(tmp_path):
     jobs_zip = build(tmp_path / "wikifilms-jobs.zip")
     names = zipfile.ZipFile(jobs_zip).namelist()
     assert "conf/base.toml" in names and "spark_jobs/wikitext.py" in names
-    dump = write_dump(tmp_path / "hand.xml.bz2", HAND_PAGES)
+    # Multistream, so that the executors run bz2_streams from the zip as well.
+    dump = write_dump(tmp_path / "hand-multistream.xml.bz2", HAND_PAGES, pages_per_stream=3)
     out = tmp_path / "tables"
     spark_submit = Path(sys.executable).parent / "spark-submit"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
@@ -35,7 +37,8 @@ def test_spark_submit_with_the_jobs_zip(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (out / "manifest.json").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [i["reader"] for i in manifest["inputs"]] == ["bz2_streams"]
     assert [r["title"] for r in pq.read_table(out / "films").to_pylist()] == [
         "Alpha", "Beta", "Gamma", "Delta"
     ]

@@ -1,0 +1,257 @@
+"""Multistream `.bz2` dumps read stream by stream with the C bzip2 decoder, in parallel tasks.
+
+Wikimedia's `...-multistream.xml.bz2` is many independent bzip2 streams, each holding whole
+`<page>` elements (100 a stream; the first stream is the `<siteinfo>` header, the last the
+closing `</mediawiki>`). Python's `bz2` module (libbz2, C) decodes it about 1.5 times as fast
+per core as Hadoop's pure-Java bzip2 codec that `spark.read.text` uses (FACTS.md; README
+"Benchmarks -> Ingestion"), so for these files the job reads its records here instead.
+
+Splitting works as Hadoop's does for lines: the file is cut into byte ranges, and a task reads
+the streams that *start* in its range, the last one past the range's end. A stream start is
+found by its magic (`BZh` + block size + the block magic `1AY&SY`); stream ends come from the
+decoder. The records are the same as Hadoop's `</page>`-delimited ones: the text between
+delimiters; the first carries the header, the last is the text after the last `</page>`.
+That is exact only if every stream ends at a page boundary, as in Wikimedia's files: a task
+checks it at both ends of its range and fails, naming the file, where it does not (files
+recompressed by pbzip2, say); `-p ingest.reader="hadoop"` reads those.
+"""
+
+from __future__ import annotations
+
+import bz2
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+
+FORMAT = "wikifilms_bz2_streams"
+SCHEMA = "value string, file string"
+
+# A stream header: "BZh", the block size 1-9 (x 100 kB), then the first block's magic
+# (the BCD digits of pi). An empty stream (no block) never holds pages and is not split at.
+_STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
+_DELIMITER = b"</page>"
+# Compressed bytes read at a time: small enough that the decoder's unused tail stays small.
+_CHUNK = 1 << 20
+# A record batch handed to Spark holds about this many bytes of XML.
+_BATCH_BYTES = 16 << 20
+# A stream boundary must fall between pages: the text after it starts like this.
+_PAGE_START = re.compile(rb"\s*(?:<page>|</mediawiki>)")
+
+
+class StreamReadError(OSError):
+    """A stream could not be decoded (truncated or corrupt file). The message is
+    `FILE: cause`; parse_dump turns it into a DumpReadError that says what to do."""
+
+
+class UnalignedStreamsError(StreamReadError):
+    """The file's streams do not end between pages, so it cannot be split by streams."""
+
+
+@dataclass(frozen=True)
+class StreamRange(InputPartition):
+    file: str  # as Spark's `_metadata.file_path` would give it: file:///abs/path
+    path: str  # local path opened by the task
+    start: int
+    end: int
+    keep_readable: bool
+
+
+def local_file_uri(path: str) -> str:
+    """`file:/abs/path`, as Spark's `_metadata.file_path` gives a local file."""
+    from pathlib import Path
+
+    return "file:" + Path(path).absolute().as_uri()[len("file://"):]
+
+
+def is_multistream(path: str, probe_bytes: int = 4 << 20) -> bool:
+    """Whether the file holds more than one bzip2 stream in its first `probe_bytes`.
+
+    Wikimedia's multistream files have a stream every ~100 pages (tens of kB); a single-stream
+    `.bz2` has one header at offset 0 (and the pattern inside compressed data by chance with a
+    probability of ~2^-80 a byte).
+    """
+    with open(path, "rb") as f:
+        head = f.read(probe_bytes)
+    starts = [m.start() for m in _STREAM_START.finditer(head)]
+    return len(starts) >= 2 and starts[0] == 0
+
+
+def plan_ranges(path: str, size: int, split_bytes: int, keep_readable: bool) -> list[StreamRange]:
+    """Byte ranges of about `split_bytes` covering the file."""
+    split_bytes = max(split_bytes, 1)
+    file = local_file_uri(path)
+    return [
+        StreamRange(file, path, start, min(start + split_bytes, size), keep_readable)
+        for start in range(0, size, split_bytes)
+    ]
+
+
+def _first_stream_at_or_after(f, offset: int) -> int | None:
+    """File offset of the first stream header at or after `offset`, or None."""
+    overlap = 9  # a header may straddle two reads
+    pos = offset
+    while True:
+        f.seek(pos)
+        block = f.read(_CHUNK)
+        if not block:
+            return None
+        match = _STREAM_START.search(block)
+        if match:
+            return pos + match.start()
+        if len(block) <= overlap:
+            return None
+        pos += len(block) - overlap
+
+
+def _streams(f, r: StreamRange) -> Iterator[tuple[int, bytes]]:
+    """(offset, decoded text) of each stream that starts in [r.start, r.end)."""
+    start = _first_stream_at_or_after(f, r.start)
+    if start is None or start >= r.end:
+        return
+    f.seek(start)
+    offset, pending = start, b""
+    while offset < r.end:
+        decoder = bz2.BZ2Decompressor()
+        parts: list[bytes] = []
+        consumed = 0
+        while not decoder.eof:
+            data = pending or f.read(_CHUNK)
+            pending = b""
+            if not data:
+                raise StreamReadError(
+                    f"{r.file}: the bzip2 stream at byte {offset} ends before its "
+                    "end-of-stream marker (the file is truncated)"
+                )
+            try:
+                parts.append(decoder.decompress(data))
+            except OSError as e:
+                raise StreamReadError(
+                    f"{r.file}: the bzip2 stream at byte {offset} is corrupt ({e})"
+                ) from e
+            consumed += len(data)
+            if decoder.eof:
+                pending = decoder.unused_data
+                consumed -= len(pending)
+        yield offset, b"".join(parts)
+        offset += consumed
+        if len(pending) < 3:
+            pending += f.read(_CHUNK)
+            if not pending:
+                return  # end of file
+        if not pending.startswith(b"BZh"):
+            # Wikimedia's files hold nothing between or after their streams.
+            raise StreamReadError(
+                f"{r.file}: no bzip2 stream starts at byte {offset}, after the previous one "
+                "(the file is corrupt)"
+            )
+
+
+def read_records(r: StreamRange) -> Iterator[bytes]:
+    """The `</page>`-delimited records a task owns, as Hadoop's reader would give them."""
+    tail = b""  # text after the last delimiter so far
+    first = True
+    with open(r.path, "rb") as f:
+        streams = _streams(f, r)
+        while True:
+            try:
+                item = next(streams, None)
+            except UnalignedStreamsError:
+                raise
+            except StreamReadError:
+                if not r.keep_readable:
+                    raise
+                # Like Hadoop's reader under ignoreCorruptFiles: keep the whole records
+                # read before the damage, drop the one it cut.
+                return
+            if item is None:
+                break
+            offset, text = item
+            if first and offset > 0 and not _PAGE_START.match(text):
+                raise UnalignedStreamsError(_unaligned(r.file, offset))
+            first = False
+            pieces = (tail + text).split(_DELIMITER) if tail else text.split(_DELIMITER)
+            tail = pieces.pop()
+            yield from pieces
+    if tail.strip() and b"</mediawiki>" not in tail:
+        # The range ended inside a page: its streams do not end at page boundaries.
+        raise UnalignedStreamsError(_unaligned(r.file, r.end))
+    if tail:
+        yield tail
+
+
+def _unaligned(file: str, offset: int) -> str:
+    return (
+        f"{file}: a bzip2 stream boundary near byte {offset} falls inside a page, so the "
+        "file cannot be split by streams (not a Wikimedia multistream dump?). "
+        'Read it with -p ingest.reader="hadoop"'
+    )
+
+
+def record_batches(r: StreamRange):
+    """pyarrow RecordBatches (value, file) of the range's records."""
+    import pyarrow as pa
+
+    batch: list[bytes] = []
+    size = 0
+
+    def flush():
+        values = pa.array(batch, pa.binary())
+        try:
+            strings = values.cast(pa.string())
+        except pa.ArrowInvalid:
+            # Invalid UTF-8 somewhere: replace it, as a page with bad bytes must not stop the job.
+            strings = pa.array([b.decode("utf-8", "replace") for b in batch], pa.string())
+        return pa.RecordBatch.from_arrays(
+            [strings, pa.array([r.file] * len(batch), pa.string())], names=["value", "file"]
+        )
+
+    for record in read_records(r):
+        batch.append(record)
+        size += len(record)
+        if size >= _BATCH_BYTES:
+            yield flush()
+            batch, size = [], 0
+    if batch:
+        yield flush()
+
+
+class _Reader(DataSourceReader):
+    def __init__(self, ranges: list[StreamRange]) -> None:
+        self.ranges = ranges
+
+    def partitions(self) -> list[StreamRange]:
+        return self.ranges
+
+    def read(self, partition: StreamRange):
+        yield from record_batches(partition)
+
+
+class Bz2StreamsSource(DataSource):
+    """spark.read.format(FORMAT).option("ranges", <json>).load(): records of StreamRanges."""
+
+    @classmethod
+    def name(cls) -> str:
+        return FORMAT
+
+    def schema(self) -> str:
+        return SCHEMA
+
+    def reader(self, schema) -> DataSourceReader:
+        import json
+
+        return _Reader([StreamRange(**d) for d in json.loads(self.options["ranges"])])
+
+
+def read_stream_records(spark, ranges: list[StreamRange]):
+    """DataFrame(value, file) of the records of `ranges`, one Spark task per range."""
+    import dataclasses
+    import json
+
+    spark.dataSource.register(Bz2StreamsSource)
+    return (
+        spark.read.format(FORMAT)
+        .option("ranges", json.dumps([dataclasses.asdict(r) for r in ranges]))
+        .load()
+    )

@@ -1,0 +1,131 @@
+"""The multistream reader (C bzip2 decoder) against Hadoop's reader, and its failure modes."""
+
+from __future__ import annotations
+
+import bz2
+import random
+import string
+from pathlib import Path
+
+import pytest
+
+from conf import load_config
+from spark_jobs import bz2_streams
+from spark_jobs.extract import read_page_records
+from spark_jobs.inputs import resolve_local
+from spark_jobs.parse_dump import DumpReadError
+from spark_jobs.sample_dump import FOOTER, header, page_xml
+from spark_jobs.session import apply_job_settings
+from tests.conftest import write_dump
+from tests.test_parse_dump import job
+
+
+def random_pages(n: int, seed: int = 5) -> list[tuple]:
+    rng = random.Random(seed)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(5000)]
+    return [(f"Page {i}", 0, 1000 + i, " ".join(rng.choices(words, k=rng.randint(20, 300))))
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def multistream(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ms") / "enwiki-multistream.xml.bz2"
+    return write_dump(path, random_pages(3000), pages_per_stream=7)
+
+
+@pytest.fixture
+def small_splits(spark):
+    apply_job_settings(spark, load_config("test", ["spark.max_partition_bytes=32768"]))
+    yield
+    apply_job_settings(spark, load_config("test"))
+
+
+def test_multistream_is_told_from_single_stream(multistream, tmp_path):
+    single = write_dump(tmp_path / "single.xml.bz2", random_pages(50))
+    assert bz2_streams.is_multistream(str(multistream))
+    assert not bz2_streams.is_multistream(str(single))
+
+
+def test_stream_records_are_hadoops_records(spark, multistream, small_splits):
+    """Cut into ~32 KB ranges: every page once, the same text and bytes as Hadoop's reader."""
+    dumps = resolve_local([str(multistream)])
+    ours = read_page_records(spark, dumps, "auto")
+    theirs = read_page_records(spark, dumps, "hadoop")
+    assert bz2_streams.FORMAT in ours._jdf.queryExecution().optimizedPlan().toString()
+    assert bz2_streams.FORMAT not in theirs._jdf.queryExecution().optimizedPlan().toString()
+    assert ours.rdd.getNumPartitions() >= 16
+
+    def pages(df):
+        rows = df.collect()
+        return sorted(r.value.strip() for r in rows if "<page>" in r.value), rows
+
+    our_pages, our_rows = pages(ours)
+    their_pages, their_rows = pages(theirs)
+    assert len(our_pages) == 3000
+    assert our_pages == their_pages
+    assert {r.file for r in our_rows} == {r.file for r in their_rows}
+    # Same bytes in all: the only difference is where the newline between two ranges goes.
+    size = lambda rows: sum(len(r.value.encode()) for r in rows)  # noqa: E731
+    assert size(our_rows) == size(their_rows)
+    for rows in (our_rows, their_rows):
+        assert [r.value.strip() for r in rows if "</mediawiki>" in r.value] == ["</mediawiki>"]
+
+
+@pytest.mark.slow
+def test_job_tables_are_the_same_with_either_reader(spark, tmp_path):
+    pages = [(f"Film {i}", 0, 10 + i,
+              "{{Infobox film\n| director = [[Ann Lee]]\n}}\n"
+              + " ".join(f"[[Topic {(i * 7 + k) % 40}]]" for k in range(12)))
+             for i in range(60)]
+    pages += [(f"Topic {k}", 0, 500 + k, "x") for k in range(40)]
+    pages += [(f"Alias {k}", 0, 600 + k, f"#REDIRECT [[Topic {k}]]", f"Topic {k}") for k in range(40)]
+    dump = write_dump(tmp_path / "enwiki-multistream.xml.bz2", pages, pages_per_stream=3)
+    split = "spark.max_partition_bytes=4096"
+    a = job(spark, [dump], tmp_path / "a", split)
+    b = job(spark, [dump], tmp_path / "b", split, 'ingest.reader="hadoop"')
+    assert a["pages"] == b["pages"] and a["pages"]["films"] == 60
+    assert [i.pop("reader") for i in a["inputs"]] == ["bz2_streams"]
+    assert [i.pop("reader") for i in b["inputs"]] == ["hadoop"]
+    assert a["inputs"] == b["inputs"]  # the same bytes and pages per file
+    import pyarrow.parquet as pq
+
+    for name in ("films", "links", "film_links", "film_pairs", "redirects"):
+        assert pq.read_table(tmp_path / "a" / name).to_pylist() == \
+            pq.read_table(tmp_path / "b" / name).to_pylist(), name
+
+
+def test_truncated_multistream_stops_with_the_file_name(spark, multistream, tmp_path):
+    data = multistream.read_bytes()
+    truncated = tmp_path / "truncated-multistream.xml.bz2"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(DumpReadError, match="truncated-multistream.xml.bz2.*download it again"):
+        job(spark, [truncated], tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+    manifest = job(spark, [truncated], tmp_path / "t2", "ingest.keep_readable=true")
+    assert manifest["damaged_inputs"] == [str(truncated)]
+    assert 1000 < manifest["pages"]["read"] < 3000
+
+
+def test_corrupt_stream_stops_with_the_file_name(spark, multistream, tmp_path):
+    data = bytearray(multistream.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # zeros in the middle of one stream's blocks
+    corrupt = tmp_path / "corrupt-multistream.xml.bz2"
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(DumpReadError, match=r"corrupt-multistream.xml.bz2: the bzip2 stream at byte \d+ is corrupt"):
+        job(spark, [corrupt], tmp_path / "t")
+
+
+def test_streams_not_at_page_boundaries_fail_and_hadoop_reads_them(spark, tmp_path):
+    """pbzip2 cuts its streams every N bytes, not between pages: the stream split would be
+    wrong, so the job stops and says which reader does it."""
+    pages = random_pages(400)
+    xml = (header() + "".join(page_xml(*p) for p in pages) + FOOTER).encode()
+    cut = 20_000
+    dump = tmp_path / "pbzip2.xml.bz2"
+    dump.write_bytes(b"".join(bz2.compress(xml[i : i + cut]) for i in range(0, len(xml), cut)))
+    with pytest.raises(DumpReadError, match=r'pbzip2.xml.bz2.*inside a page.*ingest.reader="hadoop"'):
+        job(spark, [dump], tmp_path / "t", "spark.max_partition_bytes=32768")
+    manifest = job(spark, [dump], tmp_path / "t2", "spark.max_partition_bytes=32768",
+                   'ingest.reader="hadoop"')
+    assert manifest["pages"]["read"] == 400
