@@ -174,8 +174,10 @@ def read_records(r: StreamRange) -> Iterator[bytes]:
             pieces = (tail + text).split(_DELIMITER) if tail else text.split(_DELIMITER)
             tail = pieces.pop()
             yield from pieces
-    if tail.strip() and b"</mediawiki>" not in tail:
-        # The range ended inside a page: its streams do not end at page boundaries.
+    if b"<page>" in tail:
+        # The range ended inside a page: its streams do not end at page boundaries. (What
+        # else may be left: whitespace between pages, the closing </mediawiki>, or the
+        # <siteinfo> header when a range holds nothing but the file's first stream.)
         raise UnalignedStreamsError(_unaligned(r.file, r.end))
     if tail:
         yield tail
