@@ -172,17 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         k: {**min(v, key=lambda run: run["seconds"]), "runs_s": [round(x["seconds"], 1) for x in v]}
         for k, v in runs.items()
     }
-    two = {"bare_read": best["bare_read_hadoop_2"], "bare_read_streams": best["bare_read_streams_2"],
+    two = {"bare_read": best["bare_read_hadoop_2"],
+           "bare_read_streams": best["bare_read_streams_2"],
            "job": best["job_auto_2"], "job_hadoop_reader": best["job_hadoop_2"]}
     one = {"bare_read_streams": best["bare_read_streams_1"], "job": best["job_auto_1"]}
     old = best["classic"]
+    classic_scaled = {"seconds": old["seconds"] * xml_bytes / 1e6 / old["xml_mb"],
+                      "xml_mb_per_s": old["mb_per_s"]}
     rows = [
         ("(a) bare read, Hadoop's reader, 2 cores", two["bare_read"]),
         ("(a') bare read, the job's C-decoder reader, 2 cores", two["bare_read_streams"]),
         ("(b) job, 2 cores", two["job"]),
         ("(b') job with -p ingest.reader=hadoop, 2 cores", two["job_hadoop_reader"]),
-        ("(c) classic, 1 process (scaled per MB)",
-         {"seconds": old["seconds"] * xml_bytes / 1e6 / old["xml_mb"], "xml_mb_per_s": old["mb_per_s"]}),
+        ("(c) classic, 1 process (scaled per MB)", classic_scaled),
         ("(d) job, 1 core", one["job"]),
         ("(d') bare read, C-decoder reader, 1 core", one["bare_read_streams"]),
     ]
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "job_vs_bare_read_same_reader": rate(two["job"]) / rate(two["bare_read_streams"]),
         "job_vs_classic": rate(two["job"]) / old["mb_per_s"],
         "two_cores_vs_one": rate(two["job"]) / rate(one["job"]),
-        "bare_read_two_cores_vs_one": rate(two["bare_read_streams"]) / rate(one["bare_read_streams"]),
+        "bare_read_two_cores_vs_one":
+            rate(two["bare_read_streams"]) / rate(one["bare_read_streams"]),
         "job_vs_job_hadoop_reader": rate(two["job"]) / rate(two["job_hadoop_reader"]),
     }
     print(f"\n| run | seconds for {xml_bytes / 1e6:.0f} MB XML | MB/s of XML |\n|---|---:|---:|")

@@ -94,7 +94,8 @@ def test_job_tables_are_the_same_with_either_reader(spark, tmp_path):
               + " ".join(f"[[Topic {(i * 7 + k) % 40}]]" for k in range(12)))
              for i in range(60)]
     pages += [(f"Topic {k}", 0, 500 + k, "x") for k in range(40)]
-    pages += [(f"Alias {k}", 0, 600 + k, f"#REDIRECT [[Topic {k}]]", f"Topic {k}") for k in range(40)]
+    pages += [(f"Alias {k}", 0, 600 + k, f"#REDIRECT [[Topic {k}]]", f"Topic {k}")
+              for k in range(40)]
     dump = write_dump(tmp_path / "enwiki-multistream.xml.bz2", pages, pages_per_stream=3)
     split = "spark.max_partition_bytes=4096"
     a = job(spark, [dump], tmp_path / "a", split)
@@ -128,7 +129,8 @@ def test_corrupt_stream_stops_with_the_file_name(spark, multistream, tmp_path):
     data[middle : middle + 64] = bytes(64)  # zeros in the middle of one stream's blocks
     corrupt = tmp_path / "corrupt-multistream.xml.bz2"
     corrupt.write_bytes(bytes(data))
-    with pytest.raises(DumpReadError, match=r"corrupt-multistream.xml.bz2: the bzip2 stream at byte \d+ is corrupt"):
+    message = r"corrupt-multistream.xml.bz2: the bzip2 stream at byte \d+ is corrupt"
+    with pytest.raises(DumpReadError, match=message):
         job(spark, [corrupt], tmp_path / "t")
 
 
@@ -140,7 +142,8 @@ def test_streams_not_at_page_boundaries_fail_and_hadoop_reads_them(spark, tmp_pa
     cut = 20_000
     dump = tmp_path / "pbzip2.xml.bz2"
     dump.write_bytes(b"".join(bz2.compress(xml[i : i + cut]) for i in range(0, len(xml), cut)))
-    with pytest.raises(DumpReadError, match=r'pbzip2.xml.bz2.*inside a page.*ingest.reader="hadoop"'):
+    message = r'pbzip2.xml.bz2.*inside a page.*ingest.reader="hadoop"'
+    with pytest.raises(DumpReadError, match=message):
         job(spark, [dump], tmp_path / "t", "spark.max_partition_bytes=32768")
     manifest = job(spark, [dump], tmp_path / "t2", "spark.max_partition_bytes=32768",
                    'ingest.reader="hadoop"')
