@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import bz2
 import random
+import re
 import string
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
@@ -104,8 +106,6 @@ def test_job_tables_are_the_same_with_either_reader(spark, tmp_path):
     assert [i.pop("reader") for i in a["inputs"]] == ["bz2_streams"]
     assert [i.pop("reader") for i in b["inputs"]] == ["hadoop"]
     assert a["inputs"] == b["inputs"]  # the same bytes and pages per file
-    import pyarrow.parquet as pq
-
     for name in ("films", "links", "film_links", "film_pairs", "redirects"):
         assert pq.read_table(tmp_path / "a" / name).to_pylist() == \
             pq.read_table(tmp_path / "b" / name).to_pylist(), name
@@ -148,3 +148,21 @@ def test_streams_not_at_page_boundaries_fail_and_hadoop_reads_them(spark, tmp_pa
     manifest = job(spark, [dump], tmp_path / "t2", "spark.max_partition_bytes=32768",
                    'ingest.reader="hadoop"')
     assert manifest["pages"]["read"] == 400
+
+
+def test_real_pages_recompressed_as_multistream(spark, shared_wiki, tmp_path):
+    """The real 206-page sample cut into streams of 10 pages as Wikimedia does (header stream,
+    page streams, footer stream): the stream reader gives the job what Hadoop's reader gives
+    it from the original file."""
+    xml = bz2.decompress((shared_wiki / "enwiki-2016-sample-206pages.xml.bz2").read_bytes())
+    first = xml.rindex(b"\n", 0, xml.index(b"<page>")) + 1
+    ends = [m.end() for m in re.finditer(rb"</page>\n", xml)]
+    cuts = [0, first, *ends[9::10], ends[-1], len(xml)]
+    dump = tmp_path / "enwiki-206pages-multistream.xml.bz2"
+    dump.write_bytes(b"".join(bz2.compress(xml[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a))
+    assert bz2_streams.is_multistream(str(dump))
+    manifest = job(spark, [dump], tmp_path / "t", "spark.max_partition_bytes=65536")
+    assert [i["reader"] for i in manifest["inputs"]] == ["bz2_streams"]
+    assert manifest["inputs"][0]["xml_bytes"] == len(xml) - len(ends) * len(b"</page>")
+    assert manifest["pages"]["read"] == 206 and manifest["pages"]["redirects"] == 100
+    assert [f["title"] for f in pq.read_table(tmp_path / "t" / "films").to_pylist()] == ["Actrius"]
