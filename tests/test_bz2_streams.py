@@ -159,7 +159,8 @@ def test_real_pages_recompressed_as_multistream(spark, shared_wiki, tmp_path):
     ends = [m.end() for m in re.finditer(rb"</page>\n", xml)]
     cuts = [0, first, *ends[9::10], ends[-1], len(xml)]
     dump = tmp_path / "enwiki-206pages-multistream.xml.bz2"
-    dump.write_bytes(b"".join(bz2.compress(xml[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if b > a))
+    streams = [xml[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    dump.write_bytes(b"".join(bz2.compress(s) for s in streams))
     assert bz2_streams.is_multistream(str(dump))
     manifest = job(spark, [dump], tmp_path / "t", "spark.max_partition_bytes=65536")
     assert [i["reader"] for i in manifest["inputs"]] == ["bz2_streams"]
