@@ -257,6 +257,7 @@ def read_stream_records(spark, ranges: list[StreamRange]):
     spark.dataSource.register(Bz2StreamsSource)
     return (
         spark.read.format(FORMAT)
+        .schema(SCHEMA)
         .option("ranges", json.dumps([dataclasses.asdict(r) for r in ranges]))
         .load()
     )
