@@ -111,7 +111,7 @@ def spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ..
 
     from conf import load_config
     from spark_jobs import bz2_streams
-    from spark_jobs.extract import read_page_records
+    from spark_jobs.extract import choose_readers, read_page_records
     from spark_jobs.inputs import resolve_local
     from spark_jobs.parse_dump import run
     from spark_jobs.session import apply_job_settings, spark_session
@@ -126,7 +126,8 @@ def spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ..
             # The job's splits (apply_job_settings); the records counted.
             apply_job_settings(spark, load_config(None, base))
             t = time.monotonic()
-            records = read_page_records(spark, dumps, "hadoop" if reader == "hadoop" else "auto")
+            chosen = choose_readers(dumps, "hadoop" if reader == "hadoop" else "auto")
+            records = read_page_records(spark, dumps, chosen)
             plan = records._jdf.queryExecution().optimizedPlan().toString()
             assert (bz2_streams.FORMAT in plan) == (reader == "streams"), reader
             n = records.count()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> int:
     from conf import load_config
     from spark_jobs.sample_world import World
-    from trainer.evaluate import _auc_per_positive, held_out_for
+    from trainer.evaluate import auc_per_positive, held_out_for
     from trainer.tables import load_tables
     from trainer.train import prepare_data
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def rule(film: int, link: int) -> float:
         others = films_of[link]
-        seen = set().union(*(countries[g] for g in others)) if others else set()
+        seen = set().union(*(countries[g] for g in others))
         spans = [years[g] for g in others if years[g]]
         score = float(bool(countries[film] & seen))
         if spans and years[film]:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [i for i, (_, link) in enumerate(held.positives) if tables.link_titles[link] in actors]
     films = np.load(run / "embeddings" / "films.npy")
     links = np.load(run / "embeddings" / "links.npy")
-    model = _auc_per_positive(films, links, held)
+    model = auc_per_positive(films, links, held)
     print(f"held-out links: {len(held.positives)}, of them actors: {len(rows)} "
           f"({len(rows) / len(held.positives):.1%})")
     print(f"AUC on held-out actor links: model {model[rows].mean():.4f}, "

@@ -25,6 +25,7 @@ import bz2
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
@@ -54,7 +55,7 @@ class UnalignedStreamsError(StreamReadError):
 
 @dataclass(frozen=True)
 class StreamRange(InputPartition):
-    file: str  # as Spark's `_metadata.file_path` would give it: file:///abs/path
+    file: str  # as Spark's `_metadata.file_path` gives it: file:/abs/path
     path: str  # local path opened by the task
     start: int
     end: int
@@ -63,8 +64,6 @@ class StreamRange(InputPartition):
 
 def local_file_uri(path: str) -> str:
     """`file:/abs/path`, as Spark's `_metadata.file_path` gives a local file."""
-    from pathlib import Path
-
     return "file:" + Path(path).absolute().as_uri()[len("file://"):]
 
 
@@ -160,8 +159,6 @@ def read_records(r: StreamRange) -> Iterator[bytes]:
         while True:
             try:
                 item = next(streams, None)
-            except UnalignedStreamsError:
-                raise
             except StreamReadError:
                 if not r.keep_readable:
                     raise

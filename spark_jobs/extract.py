@@ -38,18 +38,18 @@ _HEAD_CHARS = 4096
 
 
 def read_page_records(
-    spark: SparkSession, dumps: Iterable[DumpFile], reader: str = "auto",
+    spark: SparkSession, dumps: Iterable[DumpFile], readers: dict[str, str] | None = None,
     keep_readable: bool = False,
 ) -> DataFrame:
     """One row per `</page>`-terminated record: `value` (the XML text) and `file`.
 
     The first record of each file also carries the `<siteinfo>` header, and the closing
-    `</mediawiki>` arrives as one extra record without a `<page>`. With reader "auto", local
-    multistream `.bz2` files are read by bz2_streams (C decoder, same records), the rest by
-    Hadoop's text reader; both split at the sizes apply_job_settings gave Spark.
+    `</mediawiki>` arrives as one extra record without a `<page>`. `readers` (choose_readers;
+    default: its "auto") says which files bz2_streams reads (C decoder, same records) and which
+    Hadoop's text reader does; both split at the sizes apply_job_settings gave Spark.
     """
     dumps = list(dumps)
-    readers = choose_readers(dumps, reader)
+    readers = readers if readers is not None else choose_readers(dumps, "auto")
     streamed = [d for d in dumps if readers[d.path] == STREAMS_READER]
     hadoop = [d.path for d in dumps if readers[d.path] == HADOOP_READER]
     frames = []

@@ -34,18 +34,31 @@ class DumpReadError(RuntimeError):
     """The dump could not be read (truncated or corrupt compressed file)."""
 
 
-def _failed_file(error: Exception) -> tuple[str, str] | None:
-    """(file, cause) from Spark's FAILED_READ_FILE error or bz2_streams' StreamReadError
-    (raised in a Python worker, so it arrives as text), if that is what `error` is."""
+def _dump_read_error(error: Exception) -> DumpReadError | None:
+    """The DumpReadError for a failed read of the dump, or None when `error` is not one.
+
+    Recognised (as text: bz2_streams' errors are raised in Python workers): a stream split
+    inside a page (bz2_streams.UnalignedStreamsError, whose message says what to do); a
+    truncated or corrupt file (bz2_streams.StreamReadError, or Spark's FAILED_READ_FILE).
+    """
     text = str(error)
+    unaligned = re.search(r"UnalignedStreamsError: ([^\n]+)", text)
+    if unaligned:
+        return DumpReadError(f"cannot read {unaligned.group(1)}")
     streams = re.search(r"StreamReadError: (\S+): ([^\n]+)", text)
+    spark_read = re.search(r"error while reading file (\S+?)\.?\s", text)
     if streams:
-        return streams.group(1), streams.group(2)
-    match = re.search(r"error while reading file (\S+?)\.?\s", text)
-    if not match:
+        file, cause = streams.group(1), streams.group(2)
+    elif spark_read:
+        causes = re.findall(r"Caused by: ([^\n]+)", text)
+        file, cause = spark_read.group(1), (causes[-1] if causes else "read error")
+    else:
         return None
-    causes = re.findall(r"Caused by: ([^\n]+)", text)
-    return match.group(1), (causes[-1] if causes else "read error")
+    return DumpReadError(
+        f"cannot read {file}: {cause}. The file is truncated or corrupt: download it again "
+        "(and check its SHA-1), or run with -p ingest.keep_readable=true to keep the pages "
+        "before the damage"
+    )
 
 
 def _file_key(path: str) -> str:
@@ -97,7 +110,7 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         # 1. One pass over the compressed dump, kept on disk for the steps below.
         step(1, "read: decompress the dump, project every page, prefilter film candidates")
         readers = extract.choose_readers(dumps, ingest["reader"])
-        records = extract.read_page_records(spark, dumps, ingest["reader"], ingest["keep_readable"])
+        records = extract.read_page_records(spark, dumps, readers, ingest["keep_readable"])
         pages = extract.page_projection(records, ingest["infobox_names"], ingest["max_page_bytes"])
         pages = pages.persist(getattr(StorageLevel, ingest["storage_level"]))
         try:
@@ -109,17 +122,10 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
                 .collect()
             )
         except Exception as e:
-            unaligned = re.search(r"UnalignedStreamsError: ([^\n]+)", str(e))
-            if unaligned:
-                raise DumpReadError(f"cannot read {unaligned.group(1)}") from e
-            failed = _failed_file(e)
-            if failed is None:
+            read_error = _dump_read_error(e)
+            if read_error is None:
                 raise
-            raise DumpReadError(
-                f"cannot read {failed[0]}: {failed[1]}. The file is truncated or corrupt: "
-                "download it again (and check its SHA-1), or run with "
-                "-p ingest.keep_readable=true to keep the pages before the damage"
-            ) from e
+            raise read_error from e
         timings["read"] = time.monotonic() - timings["read"]
 
         per_file: dict[str, dict] = {}

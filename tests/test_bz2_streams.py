@@ -13,7 +13,7 @@ import pytest
 
 from conf import load_config
 from spark_jobs import bz2_streams
-from spark_jobs.extract import read_page_records
+from spark_jobs.extract import choose_readers, read_page_records
 from spark_jobs.inputs import resolve_local
 from spark_jobs.parse_dump import DumpReadError
 from spark_jobs.sample_dump import FOOTER, header, page_xml
@@ -67,8 +67,8 @@ def test_ranges_give_every_record_once(multistream, split_bytes):
 def test_stream_records_are_hadoops_records(spark, multistream, small_splits):
     """Cut into ~32 KB ranges: every page once, the same text and bytes as Hadoop's reader."""
     dumps = resolve_local([str(multistream)])
-    ours = read_page_records(spark, dumps, "auto")
-    theirs = read_page_records(spark, dumps, "hadoop")
+    ours = read_page_records(spark, dumps, choose_readers(dumps, "auto"))
+    theirs = read_page_records(spark, dumps, choose_readers(dumps, "hadoop"))
     assert bz2_streams.FORMAT in ours._jdf.queryExecution().optimizedPlan().toString()
     assert bz2_streams.FORMAT not in theirs._jdf.queryExecution().optimizedPlan().toString()
     assert ours.rdd.getNumPartitions() >= 16

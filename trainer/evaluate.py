@@ -79,7 +79,7 @@ def _group(pairs: np.ndarray, films: np.ndarray) -> list[np.ndarray]:
     return [sorted_pairs[a:b, 1] for a, b in zip(lo, hi, strict=True)]
 
 
-def _auc_per_positive(film_vectors: np.ndarray, link_vectors: np.ndarray,
+def auc_per_positive(film_vectors: np.ndarray, link_vectors: np.ndarray,
                       held: HeldOut) -> np.ndarray:
     """For each held-out positive, the share of its sampled negatives it outscores (ties half)."""
     f, v = film_vectors, link_vectors
@@ -92,7 +92,7 @@ def evaluate_vectors(film_vectors: np.ndarray, link_vectors: np.ndarray, held: H
                      recall_at: list[int], chunk: int = 256) -> dict[str, float]:
     """Metrics for L2-normalised vectors (cosine = dot product)."""
     f, v = film_vectors, link_vectors
-    auc = float(np.mean(_auc_per_positive(f, v, held)))
+    auc = float(np.mean(auc_per_positive(f, v, held)))
     recall = {k: [] for k in recall_at}
     reciprocal_ranks = []
     for start in range(0, len(held.films), chunk):
@@ -119,7 +119,7 @@ def auc_by_link_films(film_vectors: np.ndarray, link_vectors: np.ndarray, held: 
     """Held-out AUC split by how many films link to the held-out link ("5-9": links on 5 to
     9 films): where the overall AUC is lost. Rare links (people in one or two casts) are
     near chance by construction; a model change shows up in the middle buckets."""
-    per_positive = _auc_per_positive(film_vectors, link_vectors, held)
+    per_positive = auc_per_positive(film_vectors, link_vectors, held)
     counts = link_film_count[held.positives[:, 1]]
     report = {}
     for low, high in zip(edges, (*edges[1:], None), strict=True):
