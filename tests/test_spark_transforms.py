@@ -18,13 +18,16 @@ def test_redirect_chains_loops_and_limits(spark):
         [("A", "B"), ("B", "C"), ("C", "D"),  # chain of 3 to D
          ("E", "F"), ("F", "E"),  # loop
          ("G", "G"),  # self loop
+         ("X", "E"),  # into a loop
+         ("P", "Q"), ("Q", "R"), ("R", "P"),  # a loop of 3 (never back at its source
+                                              # after 2^k hops: found by running out of hops)
          ("H", "Film")],
         "source string, target string",
     )
     got = rows(transforms.resolve_redirects(edges, max_hops=16), "source", "target", "hops", "status")
     resolved = {(s, t, h) for s, t, h, st in got if st == "resolved"}
     assert resolved == {("A", "D", 3), ("B", "D", 2), ("C", "D", 1), ("H", "Film", 1)}
-    assert {s for s, _, _, st in got if st == "loop"} == {"E", "F", "G"}
+    assert {s for s, _, _, st in got if st == "loop"} == {"E", "F", "G", "X", "P", "Q", "R"}
     short = rows(transforms.resolve_redirects(edges, max_hops=2), "source", "status")
     assert ("A", "too_long") in short and ("B", "resolved") in short
 
