@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classic-mb", type=float, default=25)
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs of each measurement, interleaved; the fastest counts")
+    parser.add_argument("--result", default="ingest",
+                        help="name of the results file, bench/results/NAME.json (another name "
+                             "keeps the default run's file when measuring another dump size)")
     args = parser.parse_args(argv)
     dump, xml_bytes = ensure_dump(args.films, args.articles_per_film)
     print(f"dump: {dump} ({dump.stat().st_size / 1e6:.0f} MB bz2, {xml_bytes / 1e6:.0f} MB XML)",
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     import mwparserfromhell
     import pyspark
 
-    write_result("ingest", {
+    write_result(args.result, {
         "dump": {"path": str(dump), "bz2_bytes": dump.stat().st_size, "xml_bytes": xml_bytes},
         "repeat": args.repeat, "two_cores": two, "one_core": one, "classic": old, "ratios": ratios,
         "targets": {"job_vs_bare_read": 0.8, "job_vs_classic": 10, "two_cores_vs_one": 1.8},
