@@ -9,8 +9,11 @@ In one run on one generated multistream .bz2 (>= 500 MB of XML by default):
   (b) the full job (local[2]); (b') the job with -p ingest.reader=hadoop
   (c) the classic method of the published notebooks: one Python process streaming the XML
       and running mwparserfromhell on every page, on the first --classic-mb MB, scaled per MB
-  (d) the job on 1 core (local[1]); (b) is its 2-core figure; (d') the bare read (a') on 1 core,
-      which bounds what 2 cores can gain over 1 on this machine
+  (d) the job on 1 core; (b) is its 2-core figure; (d') the bare read (a') on 1 core, which
+      bounds what 2 cores can gain over 1 on this machine
+Each core count runs in a fresh process (a fresh JVM) pinned to that many CPUs, so the Spark
+driver, the JVM's JIT compiler and garbage collector and the Python workers share them too:
+local[1] alone runs one task at a time but leaves the second core to all of those.
 Each is run --repeat times, interleaved (2 cores, 1 core, (c), then again), and the fastest
 run counts: this machine's speed drifts by a third between minutes (bare reads of the same file
 took 43 to 65 s on one day), and the best of interleaved runs is the least disturbed.
@@ -22,11 +25,14 @@ from __future__ import annotations
 import argparse
 import bz2
 import json
+import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.results_file import write_result
@@ -103,6 +109,22 @@ def classic(dump: Path, limit_bytes: int) -> dict:
             "mb_per_s": consumed / 1e6 / seconds}
 
 
+def _pin_to_cpus(cores: int) -> None:
+    """Run this process, and every process it starts (the JVM, Python workers), on `cores`
+    of the CPUs it may use."""
+    available = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, set(available[:cores]))
+
+
+def pinned_spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ...],
+                      readers: tuple[str, ...]) -> dict:
+    """spark_runs in a fresh process pinned to `cores` CPUs (spawned: no JVM inherited)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_pin_to_cpus,
+                             initargs=(cores,)) as pool:
+        return pool.submit(spark_runs, dump, xml_bytes, cores, bare_reads, readers).result()
+
+
 def spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ...],
                readers: tuple[str, ...]) -> dict:
     """Bare reads of `dump` (by reader: "hadoop" and/or "streams") and the job with each
@@ -169,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {r + 1} of {args.repeat}", flush=True)
         for cores, bare_reads, readers in ((2, ("hadoop", "streams"), ("auto", "hadoop")),
                                            (1, ("streams",), ("auto",))):
-            for name, result in spark_runs(dump, xml_bytes, cores, bare_reads, readers).items():
+            for name, result in pinned_spark_runs(dump, xml_bytes, cores, bare_reads,
+                                                   readers).items():
                 runs.setdefault(f"{name}_{cores}", []).append(result)
         runs.setdefault("classic", []).append(classic(dump, int(args.classic_mb * 1e6)))
     best = {
