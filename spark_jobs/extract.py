@@ -2,8 +2,8 @@
 
 The dump is read as text records ending at `</page>`, split over many tasks: Hadoop's
 splittable bzip2 codec for any file, or, for local multistream files, bz2_streams (the C
-decoder, stream by stream; the bench's bare read 1.09-1.16x as fast). Every page is looked at by
-JVM expressions only (title, namespace, id, redirect target, size, and a regex prefilter for
+decoder, stream by stream; the bench's bare read 1.09-1.16x as fast). Every page is looked at
+by JVM expressions only (title, namespace, id, redirect target, size, and a regex prefilter for
 the film infobox); just the prefiltered film candidates are shipped to Python for the full
 wikitext parse.
 """

@@ -28,8 +28,8 @@ def resolve_redirects(edges: DataFrame, max_hops: int) -> DataFrame:
     unfinished chain is still within max_hops. A chain that comes back to its source is a
     loop at once (self-redirects at the start, two-page loops after one round), and so is a
     chain that reaches a loop: loops, the usual broken redirects, need not run until their
-    hop count passes max_hops (2 rounds instead of 5 on the sample dumps). On small dumps
-    Spark's per-job cost, not data, dominates this step.
+    hop count passes max_hops (2 rounds instead of 5 on the sample dumps). A round is a few
+    Spark jobs, so on small dumps the number of rounds, not the data, sets this step's time.
     """
     rounds = max(1, math.ceil(math.log2(max_hops))) + 1
     is_source = edges.select(F.col("source").alias("final"), F.lit(False).alias("_done"))
