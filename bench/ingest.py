@@ -144,9 +144,8 @@ def spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ..
     dumps = resolve_local([str(dump)])
     out: dict = {}
     try:
+        apply_job_settings(spark, load_config(None, base))  # the job's splits for bare reads
         for reader in bare_reads:
-            # The job's splits (apply_job_settings); the records counted.
-            apply_job_settings(spark, load_config(None, base))
             t = time.monotonic()
             chosen = choose_readers(dumps, "hadoop" if reader == "hadoop" else "auto")
             records = read_page_records(spark, dumps, chosen)

@@ -80,7 +80,7 @@ def _group(pairs: np.ndarray, films: np.ndarray) -> list[np.ndarray]:
 
 
 def auc_per_positive(film_vectors: np.ndarray, link_vectors: np.ndarray,
-                      held: HeldOut) -> np.ndarray:
+                     held: HeldOut) -> np.ndarray:
     """For each held-out positive, the share of its sampled negatives it outscores (ties half)."""
     f, v = film_vectors, link_vectors
     pos = np.einsum("ij,ij->i", f[held.positives[:, 0]], v[held.positives[:, 1]])
