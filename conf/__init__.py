@@ -182,6 +182,8 @@ def _validate(cfg: Mapping[str, Any]) -> None:
         (cfg["download"]["retries"] >= 0, "download.retries must be >= 0"),
         (cfg["download"]["chunk_bytes"] >= 1024, "download.chunk_bytes must be >= 1024"),
     ]
+    rules.append((cfg["spark"]["jit"] in {"auto", "c1", "tiered"},
+                  "spark.jit must be auto, c1 or tiered"))
     rules.append((cfg["ingest"]["reader"] in {"auto", "hadoop"},
                   "ingest.reader must be auto or hadoop"))
     levels = {"MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_AND_DISK_DESER"}

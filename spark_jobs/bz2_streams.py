@@ -221,41 +221,62 @@ def record_batches(r: StreamRange):
 
 
 class _Reader(DataSourceReader):
-    def __init__(self, ranges: list[StreamRange]) -> None:
+    def __init__(self, ranges: list[StreamRange], settings=None) -> None:
         self.ranges = ranges
+        self.settings = settings
 
     def partitions(self) -> list[StreamRange]:
         return self.ranges
 
     def read(self, partition: StreamRange):
-        yield from record_batches(partition)
+        if self.settings is None:
+            yield from record_batches(partition)
+        else:
+            from spark_jobs.pages import page_batches
+
+            yield from page_batches(read_records(partition), partition.file, self.settings)
 
 
 class Bz2StreamsSource(DataSource):
-    """spark.read.format(FORMAT).option("ranges", <json>).load(): records of StreamRanges."""
+    """spark.read.format(FORMAT).option("ranges", <json>).load(): records of StreamRanges,
+    or, with .option("pages", <PageSettings json>), their page rows (pages.PAGE_SCHEMA)."""
 
     @classmethod
     def name(cls) -> str:
         return FORMAT
 
     def schema(self) -> str:
+        if "pages" in self.options:
+            from spark_jobs.pages import PAGE_DDL
+
+            return PAGE_DDL
         return SCHEMA
 
     def reader(self, schema) -> DataSourceReader:
         import json
 
-        return _Reader([StreamRange(**d) for d in json.loads(self.options["ranges"])])
+        settings = None
+        if "pages" in self.options:
+            from spark_jobs.pages import PageSettings
+
+            fields = json.loads(self.options["pages"])
+            settings = PageSettings(**{**fields, "infobox_names": tuple(fields["infobox_names"])})
+        return _Reader([StreamRange(**d) for d in json.loads(self.options["ranges"])], settings)
 
 
-def read_stream_records(spark, ranges: list[StreamRange]):
-    """DataFrame(value, file) of the records of `ranges`, one Spark task per range."""
+def read_stream_records(spark, ranges: list[StreamRange], settings=None):
+    """DataFrame(value, file) of the records of `ranges`, one Spark task per range; with
+    `settings` (pages.PageSettings), their page rows instead (pages.PAGE_DDL), computed in
+    the task that decodes them."""
     import dataclasses
     import json
 
     spark.dataSource.register(Bz2StreamsSource)
-    return (
-        spark.read.format(FORMAT)
-        .schema(SCHEMA)
-        .option("ranges", json.dumps([dataclasses.asdict(r) for r in ranges]))
-        .load()
-    )
+    reader = spark.read.format(FORMAT)
+    if settings is None:
+        reader = reader.schema(SCHEMA)
+    else:
+        from spark_jobs.pages import PAGE_DDL
+
+        reader = reader.schema(PAGE_DDL).option("pages", json.dumps(dataclasses.asdict(settings)))
+    return reader.option("ranges", json.dumps([dataclasses.asdict(r) for r in ranges])).load()

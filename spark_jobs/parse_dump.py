@@ -4,7 +4,7 @@
     spark-submit --py-files dist/wikifilms-jobs.zip spark_jobs/parse_dump.py --dump ... --out ...
 
 This file parses arguments, loads the config and calls `run`; the work lives in extract.py
-(JVM projection of the dump), film_pages.py / wikitext.py (Python parse of film pages),
+(reading the dump), pages.py / wikitext.py (each page looked at, film pages parsed),
 transforms.py (tables) and publish.py (atomic output).
 """
 
@@ -87,7 +87,7 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     from pyspark.sql import functions as F
 
     from spark_jobs import extract, transforms
-    from spark_jobs.film_pages import FILM_PAGE_DDL, parse_film_batches
+    from spark_jobs.pages import FILM_COLUMNS, PageSettings
     from spark_jobs.progress import StageProgress
     from spark_jobs.publish import SCHEMA_VERSION, TABLES_KIND, OutputPublisher
     from spark_jobs.session import apply_job_settings
@@ -104,19 +104,20 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     def step(number: int, name: str) -> None:
         timings_key = name.split(":")[0]
         timings[timings_key] = time.monotonic()
-        logger.info("Step %d/5: %s", number, name)
+        logger.info("Step %d/4: %s", number, name)
 
     with progress:
-        # 1. One pass over the compressed dump, kept on disk for the steps below.
-        step(1, "read: decompress the dump, project every page, prefilter film candidates")
+        # 1. One pass over the compressed dump: every page looked at, film candidates parsed
+        # where their text is (pages.py); the small page rows are kept for the steps below.
+        step(1, "read: decompress the dump, look at every page, parse the film candidates")
         readers = extract.choose_readers(dumps, ingest["reader"])
-        records = extract.read_page_records(spark, dumps, readers, ingest["keep_readable"])
-        pages = extract.page_projection(records, ingest["infobox_names"], ingest["max_page_bytes"])
-        pages = pages.persist(getattr(StorageLevel, ingest["storage_level"]))
+        pages = extract.read_pages(
+            spark, dumps, PageSettings.from_config(cfg), readers, ingest["keep_readable"]
+        ).persist(getattr(StorageLevel, ingest["storage_level"]))
         try:
             page_stats = (
                 pages.groupBy("file", "ns", (F.col("redirect_to").isNotNull()).alias("redirect"),
-                              "jvm_status", "is_candidate", "is_page")
+                              "status", "is_candidate", "is_page")
                 .agg(F.count("*").alias("n"), F.sum("bytes").alias("bytes"),
                      F.max("has_trailer").alias("trailer"))
                 .collect()
@@ -126,11 +127,10 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             if read_error is None:
                 raise
             raise read_error from e
-        timings["read"] = time.monotonic() - timings["read"]
 
         per_file: dict[str, dict] = {}
         by_ns: dict[str, int] = {}
-        jvm_skipped: dict[str, int] = {}
+        statuses: dict[str, int] = {}
         pages_read = redirect_pages = candidates = 0
         for r in page_stats:
             f = per_file.setdefault(_file_key(r["file"]), {"pages": 0, "xml_bytes": 0, "complete": False})
@@ -144,8 +144,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             by_ns[ns] = by_ns.get(ns, 0) + r["n"]
             redirect_pages += r["n"] if r["redirect"] else 0
             candidates += r["n"] if r["is_candidate"] else 0
-            if r["jvm_status"]:
-                jvm_skipped[r["jvm_status"]] = jvm_skipped.get(r["jvm_status"], 0) + r["n"]
+            if r["status"]:
+                statuses[r["status"]] = statuses.get(r["status"], 0) + r["n"]
         if pages_read == 0:
             raise InputError(
                 f"no <page> records in {', '.join(d.path for d in dumps)}: "
@@ -154,13 +154,22 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         damaged = sorted(p for p, f in per_file.items() if not f["complete"])
         if damaged:
             logger.warning("inputs without their closing </mediawiki> (truncated?): %s", damaged)
+        skipped = {k: v for k, v in statuses.items() if k not in (FILM, NOT_FILM)}
         skipped_examples = _examples(
-            pages.filter(F.col("jvm_status").isNotNull()).select(
-                F.col("jvm_status").alias("reason"), "page_id", "title", "file", "bytes"
-            ),
+            pages.filter(F.col("status").isNotNull() & ~F.col("status").isin(FILM, NOT_FILM))
+            .select(F.col("status").alias("reason"), "page_id", "title", "file", "bytes", "error"),
             "reason",
             ingest["skipped_examples"],
-        )
+        ) if skipped else {}
+        for reason, items in skipped_examples.items():
+            for item in items[:3]:
+                logger.warning("skipped page (%s): %r %s", reason, item.get("title"),
+                               item.get("error") or "")
+        film_pages = transforms.assign_film_ids(
+            transforms.film_rows(pages.select(*FILM_COLUMNS))
+        ).persist()
+        n_films = film_pages.count()
+        timings["read"] = time.monotonic() - timings["read"]
 
         # 2. Redirects: every article/category redirect, chains followed to the final page.
         step(2, "redirects: follow chains, break loops")
@@ -170,35 +179,11 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         redirect_status = {r["status"]: r["n"] for r in
                            resolved.groupBy("status").agg(F.count("*").alias("n")).collect()}
         redirects = resolved.filter(F.col("status") == "resolved")
+        pages.unpersist()
         timings["redirects"] = time.monotonic() - timings["redirects"]
 
-        # 3. Full parse of the film candidates in Python workers.
-        step(3, "parse: full wikitext parse of the film candidates")
-        settings = (ingest["infobox_names"], link_cfg["keep_categories"], ingest["parse_timeout_s"])
-        parsed = (
-            pages.filter("is_candidate")
-            .select("record", "title")
-            .mapInArrow(lambda batches: parse_film_batches(batches, *settings), FILM_PAGE_DDL)
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
-        parse_status = {r["status"]: r["n"] for r in
-                        parsed.groupBy("status").agg(F.count("*").alias("n")).collect()}
-        python_failures = parsed.filter(~F.col("status").isin(FILM, NOT_FILM)).select(
-            F.col("status").alias("reason"), "page_id", "title", "error"
-        )
-        for reason, items in _examples(python_failures, "reason", ingest["skipped_examples"]).items():
-            skipped_examples[reason] = items
-        for reason, items in skipped_examples.items():
-            for item in items[:3]:
-                logger.warning("skipped page (%s): %r %s", reason, item.get("title"),
-                               item.get("error") or "")
-        film_pages = transforms.assign_film_ids(transforms.film_rows(parsed)).persist()
-        n_films = film_pages.count()
-        pages.unpersist()
-        timings["parse"] = time.monotonic() - timings["parse"]
-
-        # 4. Links: resolve, count, filter, number.
-        step(4, "links: resolve redirects, count films per link, assign ids")
+        # 3. Links: resolve, count, filter, number.
+        step(3, "links: resolve redirects, count films per link, assign ids")
         occurrences = transforms.link_occurrences(
             film_pages, resolved, link_cfg["drop_self_links"]
         ).persist()
@@ -220,8 +205,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         )
         timings["links"] = time.monotonic() - timings["links"]
 
-        # 5. Pairs, then write every table aside and publish.
-        step(5, "write: film pairs and all tables, then publish")
+        # 4. Pairs, then write every table aside and publish.
+        step(4, "write: film pairs and all tables, then publish")
         tables = {
             # One file each (films ~150k rows, links <= 10^6): a single-partition sort needs
             # no sampling job, unlike orderBy's range partitioning.
@@ -278,9 +263,8 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             "redirects": redirect_pages,
             "film_candidates": candidates,
             "films": n_films,
-            "prefilter_rejected": parse_status.get(NOT_FILM, 0),
-            "skipped": {**jvm_skipped,
-                        **{k: v for k, v in parse_status.items() if k not in (FILM, NOT_FILM)}},
+            "prefilter_rejected": statuses.get(NOT_FILM, 0),
+            "skipped": skipped,
             "skipped_examples": skipped_examples,
         },
         "redirects": {"pages": redirect_pages, "article_and_category": sum(redirect_status.values()),
@@ -297,13 +281,36 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     publisher.commit(manifest)
-    for p in (film_pages, parsed, occurrences, links, film_links, resolved):
+    for p in (film_pages, occurrences, links, film_links, resolved):
         p.unpersist()
     logger.info(
         "done in %.1f s: %d pages, %d films, %d links, %d film_links",
         timings["total"], pages_read, n_films, counts["links"]["rows"], counts["film_links"]["rows"],
     )
     return manifest
+
+
+def c1_only_jvm(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = False) -> bool:
+    """Whether the job's driver JVM should compile with C1 only (spark.jit: "c1", or "auto"
+    with every input a local file that the C-decoder reader takes, so that the JVM does no
+    per-byte work; see conf/base.toml)."""
+    from spark_jobs.extract import STREAMS_READER, choose_readers
+
+    jit = cfg["spark"]["jit"]
+    if jit != "auto":
+        return jit == "c1"
+    readers = choose_readers(local_dumps, cfg["ingest"]["reader"]).values()
+    return not remote_inputs and all(r == STREAMS_READER for r in readers)
+
+
+def job_session(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = False):
+    """The job's SparkSession, its JVM started as c1_only_jvm says."""
+    from spark_jobs.session import spark_session
+
+    c1_only = c1_only_jvm(cfg, local_dumps, remote_inputs)
+    if c1_only:
+        logger.info("driver JVM: C1 compiler only (spark.jit=%s)", cfg["spark"]["jit"])
+    return spark_session(cfg, c1_only)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -330,14 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    from spark_jobs.session import spark_session
-
     try:
         cfg = load_config(args.config, args.overrides)
         local = [p for p in args.dump if is_local(p)]
         remote = [p for p in args.dump if not is_local(p)]
         dumps = resolve_local(local)  # before Spark starts: a typo fails in a second
-        spark = spark_session(cfg)
+        spark = job_session(cfg, dumps, remote_inputs=bool(remote))
         dumps += resolve_hadoop(spark, remote) if remote else []
         out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
         run(spark, cfg, dumps, out)

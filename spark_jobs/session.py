@@ -16,8 +16,28 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def spark_session(cfg: Config):
-    """Create (or join) the SparkSession; local-mode settings apply only outside spark-submit."""
+# The driver JVM option for spark.jit's C1-only mode (conf/base.toml, parse_dump.c1_only_jvm).
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+
+
+def local_properties(cfg: Config, c1_only: bool = False) -> dict[str, str]:
+    """The Spark properties of a local-mode session: spark.properties_file's, plus C1_ONLY
+    among the driver's Java options when `c1_only`."""
+    properties: dict[str, str] = {}
+    if cfg["spark"]["properties_file"]:
+        properties = read_properties(resolve_conf_path(cfg["spark"]["properties_file"]))
+    if c1_only:
+        key = "spark.driver.extraJavaOptions"
+        properties[key] = " ".join(filter(None, [properties.get(key, ""), C1_ONLY]))
+    return properties
+
+
+def spark_session(cfg: Config, c1_only: bool = False):
+    """Create (or join) the SparkSession; local-mode settings apply only outside spark-submit.
+
+    `c1_only` adds C1_ONLY to the driver's Java options; it takes effect only when this call
+    starts the JVM (the first session of a Python process, not under spark-submit).
+    """
     from pyspark.sql import SparkSession
 
     spark_cfg = cfg["spark"]
@@ -27,10 +47,8 @@ def spark_session(cfg: Config):
         # pyarrow), not whatever `python3` is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(spark_cfg["master"])
-        if spark_cfg["properties_file"]:
-            path = resolve_conf_path(spark_cfg["properties_file"])
-            for key, value in read_properties(path).items():
-                builder = builder.config(key, value)
+        for key, value in local_properties(cfg, c1_only).items():
+            builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(spark_cfg["log_level"])
     # Dense ids need one total order (row_number over an unpartitioned window). The films

@@ -1,7 +1,7 @@
 """Executor-side parsing of one film page: XML record -> infobox fields and wikilinks.
 
 No Spark here: these functions run inside Python workers and are tested on plain strings.
-Only pages that passed the cheap JVM prefilter (an `{{Infobox film` look-alike in a
+Only pages that passed the cheap prefilter in pages.py (an `{{Infobox film` look-alike in a
 namespace-0, non-redirect page) reach this module; the full mwparserfromhell parse decides
 whether the page really is a film and which links it has.
 """
@@ -22,7 +22,7 @@ from mwparserfromhell.nodes import Comment, HTMLEntity, Tag, Template, Text, Wik
 
 from spark_jobs.titles import normalize_link, normalize_title, template_key, upper_first
 
-# Page outcomes written to the manifest (the JVM side adds too_large and malformed_record).
+# Page outcomes written to the manifest (pages.py adds too_large and malformed_record).
 FILM = "film"
 NOT_FILM = "not_film"  # the prefilter matched, the full parse found no film infobox
 MALFORMED_XML = "malformed_xml"

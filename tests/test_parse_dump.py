@@ -143,14 +143,16 @@ def test_every_page_read_once_with_tiny_splits(spark, tmp_path):
     assert dump.stat().st_size > 16 * 32 * 1024
     from pyspark.sql import functions as F
 
-    from spark_jobs.extract import page_projection, read_page_records
+    from spark_jobs.extract import read_page_records, read_pages
+    from spark_jobs.pages import PageSettings
     from spark_jobs.session import apply_job_settings
 
-    apply_job_settings(spark, load_config("test", ["spark.max_partition_bytes=32768"]))
+    cfg = load_config("test", ["spark.max_partition_bytes=32768"])
+    apply_job_settings(spark, cfg)
     try:
-        records = read_page_records(spark, resolve_local([str(dump)]))
-        assert records.rdd.getNumPartitions() >= 8
-        got = page_projection(records, ["Infobox film"], 10**7).filter("is_page").agg(
+        dumps = resolve_local([str(dump)])
+        assert read_page_records(spark, dumps).rdd.getNumPartitions() >= 8
+        got = read_pages(spark, dumps, PageSettings.from_config(cfg)).filter("is_page").agg(
             F.count("*").alias("n"), F.countDistinct("page_id").alias("d"), F.sum("page_id").alias("s")
         ).first()
     finally:

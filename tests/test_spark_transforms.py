@@ -1,12 +1,10 @@
 """Transforms on hand-made DataFrames (no dump involved)."""
 
 import math
-import re
 
 import pytest
 
-from conf import load_config
-from spark_jobs import extract, transforms
+from spark_jobs import transforms
 
 
 def rows(df, *cols):
@@ -60,25 +58,3 @@ def test_film_pairs_cap_and_min_shared(spark):
     assert rows(both, "film_a", "film_b", "shared") == [(0, 1, 2), (0, 2, 2)]
     weight = both.filter("film_b = 1").first()["weight"]
     assert weight == pytest.approx(math.log(10 / 3) + math.log(10 / 2), rel=1e-6)
-
-
-@pytest.mark.parametrize(
-    "text, matches",
-    [("{{Infobox film", True), ("{{ infobox_Film\n", True), ("{{Template:Infobox  movie|", True),
-     ("{{Infobox film/doc}}", True), ("{{Infobox filmmaker", False), ("{{Infobox book", False),
-     ("{{Infobox television", False), ("{{infobox\tmovie}}", True),
-     # After the first letter MediaWiki compares exactly: "Infobox FILM" is another template.
-     ("{{Infobox FILM", False), ("{{INFOBOX film", False),
-     ("{{Film infobox}}", True), ("{{film_infobox|", True), ("{{Film infoboxes", False)],
-)
-def test_prefilter(spark, text, matches):
-    df = spark.createDataFrame([(text,)], "value string")
-    # The defaults ("Infobox film", "Infobox Film", "Infobox movie", "Infobox Movie") and one
-    # configured with its namespace and a short first word.
-    names = [*load_config()["ingest"]["infobox_names"], "Template:Film infobox"]
-    got = df.select(extract.prefilter(df.value, names).alias("m")).first()["m"]
-    assert got is matches
-    # The default names give one pattern starting with a literal of 4+ characters, the form
-    # Java's regex skips through quickly (the reason for the pattern's shape).
-    patterns = extract.prefilter_patterns(load_config()["ingest"]["infobox_names"])
-    assert len(patterns) == 1 and re.match(r"[A-Za-z]{4}", patterns[0])

@@ -1,9 +1,7 @@
 import bz2
 
-import pyarrow as pa
 import pytest
 
-from spark_jobs.film_pages import FILM_PAGE_SCHEMA, parse_film_batches
 from spark_jobs.sample_dump import page_xml
 from spark_jobs.wikitext import (
     FILM,
@@ -139,19 +137,6 @@ def test_parse_timeout_status(monkeypatch):
 
     monkeypatch.setattr(wt.mwparserfromhell, "parse", slow)
     assert parse_film_record(record(FILM_TEXT), KEYS, timeout_s=0.05).status == PARSE_TIMEOUT
-
-
-def test_arrow_batches_round_trip():
-    batch = pa.RecordBatch.from_pydict(
-        {"record": [record(FILM_TEXT), record("plain"), "<page><title>x"],
-         "title": ["Star Wars", "Plain", "x"]}
-    )
-    out = list(parse_film_batches(iter([batch]), ["Infobox film", "Infobox Film"], True, 10.0))
-    assert out[0].schema == FILM_PAGE_SCHEMA
-    rows = out[0].to_pylist()
-    assert [r["status"] for r in rows] == [FILM, NOT_FILM, MALFORMED_XML]
-    assert {"target": "Tunisia", "count": 1} in rows[0]["links"]
-    assert rows[0]["year"] == 1977 and rows[1]["links"] == []
 
 
 @pytest.mark.real_dump
