@@ -11,9 +11,12 @@ In one run on one generated multistream .bz2 (>= 500 MB of XML by default):
       and running mwparserfromhell on every page, on the first --classic-mb MB, scaled per MB
   (d) the job on 1 core; (b) is its 2-core figure; (d') the bare read (a') on 1 core, which
       bounds what 2 cores can gain over 1 on this machine
-Each core count runs in a fresh process (a fresh JVM) pinned to that many CPUs, so the Spark
+Each core count runs in fresh processes (fresh JVMs) pinned to that many CPUs, so the Spark
 driver, the JVM's JIT compiler and garbage collector and the Python workers share them too:
-local[1] alone runs one task at a time but leaves the second core to all of those.
+local[1] alone runs one task at a time but leaves the second core to all of those. The bare
+reads share one session with the JVM's default JIT; each job runs in a session of its own,
+started as `python -m spark_jobs.parse_dump` starts it (spark.jit: C1 only for the C-decoder
+reader's job), as a user runs one job a process.
 Each is run --repeat times, interleaved (2 cores, 1 core, (c), then again), and the fastest
 run counts: this machine's speed drifts by a third between minutes (bare reads of the same file
 took 43 to 65 s on one day), and the best of interleaved runs is the least disturbed.
@@ -116,59 +119,73 @@ def _pin_to_cpus(cores: int) -> None:
     os.sched_setaffinity(0, set(available[:cores]))
 
 
-def pinned_spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ...],
-                      readers: tuple[str, ...]) -> dict:
-    """spark_runs in a fresh process pinned to `cores` CPUs (spawned: no JVM inherited)."""
+def pinned(cores: int, fn, *args):
+    """fn(*args) in a fresh process pinned to `cores` CPUs (spawned: no JVM inherited)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context, initializer=_pin_to_cpus,
                              initargs=(cores,)) as pool:
-        return pool.submit(spark_runs, dump, xml_bytes, cores, bare_reads, readers).result()
+        return pool.submit(fn, *args).result()
 
 
-def spark_runs(dump: Path, xml_bytes: int, cores: int, bare_reads: tuple[str, ...],
-               readers: tuple[str, ...]) -> dict:
-    """Bare reads of `dump` (by reader: "hadoop" and/or "streams") and the job with each
-    ingest.reader in `readers`, in one local[cores] session."""
+def _base_overrides(cores: int) -> list[str]:
+    return [f'spark.master="local[{cores}]"', "spark.progress_interval_s=0",
+            "spark.log_level=\"ERROR\""]
+
+
+def bare_reads(dump: Path, xml_bytes: int, cores: int, readers: tuple[str, ...]) -> dict:
+    """Bare reads of `dump` (by reader: "hadoop" and/or "streams"), counting its records, in
+    one local[cores] session with the JVM's default JIT (what suits Hadoop's Java decoder)."""
     from pyspark.sql import SparkSession
 
     from conf import load_config
     from spark_jobs import bz2_streams
     from spark_jobs.extract import choose_readers, read_page_records
     from spark_jobs.inputs import resolve_local
-    from spark_jobs.parse_dump import run
     from spark_jobs.session import apply_job_settings, spark_session
 
-    base = [f'spark.master="local[{cores}]"', "spark.progress_interval_s=0",
-            "spark.log_level=\"ERROR\""]
-    spark = spark_session(load_config(None, base))
+    cfg = load_config(None, _base_overrides(cores))
+    spark = spark_session(cfg)
     dumps = resolve_local([str(dump)])
     out: dict = {}
     try:
-        apply_job_settings(spark, load_config(None, base))  # the job's splits for bare reads
-        for reader in bare_reads:
+        apply_job_settings(spark, cfg)  # the job's splits
+        for reader in readers:
             t = time.monotonic()
             chosen = choose_readers(dumps, "hadoop" if reader == "hadoop" else "auto")
             records = read_page_records(spark, dumps, chosen)
             plan = records._jdf.queryExecution().optimizedPlan().toString()
             assert (bz2_streams.FORMAT in plan) == (reader == "streams"), reader
             n = records.count()
-            out[f"bare_read_{reader}"] = {"seconds": time.monotonic() - t, "records": n}
-        for reader in readers:
-            cfg = load_config(None, [*base, f'ingest.reader="{reader}"'])
-            tables = Path(tempfile.mkdtemp(prefix="bench-tables-"))
-            t = time.monotonic()
-            manifest = run(spark, cfg, dumps, str(tables / "t"))
-            out[f"job_{reader}"] = {"seconds": time.monotonic() - t,
-                                    "films": manifest["pages"]["films"],
-                                    "pages": manifest["pages"]["read"],
-                                    "steps_s": manifest["timings_s"]}
-            shutil.rmtree(tables, ignore_errors=True)
+            seconds = time.monotonic() - t
+            out[f"bare_read_{reader}"] = {"seconds": seconds, "records": n,
+                                          "xml_mb_per_s": xml_bytes / 1e6 / seconds}
     finally:
         spark.stop()
         SparkSession._instantiatedSession = None
-    for v in out.values():
-        v["xml_mb_per_s"] = xml_bytes / 1e6 / v["seconds"]
     return out
+
+
+def job_run(dump: Path, xml_bytes: int, cores: int, reader: str) -> dict:
+    """The job with ingest.reader=`reader` on local[cores], in a session started as
+    `python -m spark_jobs.parse_dump` starts it (its JVM options included, spark.jit)."""
+    from conf import load_config
+    from spark_jobs.inputs import resolve_local
+    from spark_jobs.parse_dump import c1_only_jvm, job_session, run
+
+    cfg = load_config(None, [*_base_overrides(cores), f'ingest.reader="{reader}"'])
+    dumps = resolve_local([str(dump)])
+    spark = job_session(cfg, dumps)
+    tables = Path(tempfile.mkdtemp(prefix="bench-tables-"))
+    try:
+        t = time.monotonic()
+        manifest = run(spark, cfg, dumps, str(tables / "t"))
+        seconds = time.monotonic() - t
+    finally:
+        spark.stop()
+        shutil.rmtree(tables, ignore_errors=True)
+    return {"seconds": seconds, "films": manifest["pages"]["films"],
+            "pages": manifest["pages"]["read"], "steps_s": manifest["timings_s"],
+            "c1_only_jvm": c1_only_jvm(cfg, dumps), "xml_mb_per_s": xml_bytes / 1e6 / seconds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,11 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {}
     for r in range(args.repeat):
         print(f"round {r + 1} of {args.repeat}", flush=True)
-        for cores, bare_reads, readers in ((2, ("hadoop", "streams"), ("auto", "hadoop")),
-                                           (1, ("streams",), ("auto",))):
-            for name, result in pinned_spark_runs(dump, xml_bytes, cores, bare_reads,
-                                                   readers).items():
+        for cores, reads, readers in ((2, ("hadoop", "streams"), ("auto", "hadoop")),
+                                      (1, ("streams",), ("auto",))):
+            for name, result in pinned(cores, bare_reads, dump, xml_bytes, cores, reads).items():
                 runs.setdefault(f"{name}_{cores}", []).append(result)
+            for reader in readers:
+                result = pinned(cores, job_run, dump, xml_bytes, cores, reader)
+                runs.setdefault(f"job_{reader}_{cores}", []).append(result)
         runs.setdefault("classic", []).append(classic(dump, int(args.classic_mb * 1e6)))
     best = {
         k: {**min(v, key=lambda run: run["seconds"]), "runs_s": [round(x["seconds"], 1) for x in v]}
