@@ -293,14 +293,17 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
 def c1_only_jvm(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = False) -> bool:
     """Whether the job's driver JVM should compile with C1 only (spark.jit: "c1", or "auto"
     with every input a local file that the C-decoder reader takes, so that the JVM does no
-    per-byte work; see conf/base.toml)."""
+    per-byte work, and a job short enough for the JIT's fixed cost to matter: inputs of at
+    most spark.jit_c1_max_bytes; see conf/base.toml)."""
     from spark_jobs.extract import STREAMS_READER, choose_readers
 
     jit = cfg["spark"]["jit"]
     if jit != "auto":
         return jit == "c1"
+    if remote_inputs or sum(d.size or 0 for d in local_dumps) > cfg["spark"]["jit_c1_max_bytes"]:
+        return False
     readers = choose_readers(local_dumps, cfg["ingest"]["reader"]).values()
-    return not remote_inputs and all(r == STREAMS_READER for r in readers)
+    return all(r == STREAMS_READER for r in readers)
 
 
 def job_session(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = False):

@@ -203,6 +203,9 @@ def test_jvm_is_c1_only_when_every_input_is_streamed(multistream, tmp_path):
     assert not c1_only_jvm(auto, streamed, remote_inputs=True)
     assert not c1_only_jvm(load_config(None, ['ingest.reader="hadoop"']), streamed)
     assert not c1_only_jvm(load_config(None, ['spark.jit="tiered"']), streamed)
+    # A big input keeps the default JIT: C1's code is slower on data, the JIT's cost fixed.
+    small_limit = f"spark.jit_c1_max_bytes={multistream.stat().st_size - 1}"
+    assert not c1_only_jvm(load_config(None, [small_limit]), streamed)
     assert c1_only_jvm(load_config(None, ['spark.jit="c1"']), single)
     # The option joins the properties file's own Java options.
     props = tmp_path / "spark.conf"
