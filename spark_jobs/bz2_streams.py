@@ -24,6 +24,8 @@ recompressed by pbzip2, say); `-p ingest.reader="hadoop"` reads those.
 from __future__ import annotations
 
 import bz2
+import functools
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,8 +76,15 @@ def is_multistream(path: str, probe_bytes: int = 4 << 20) -> bool:
 
     Wikimedia's multistream files have a stream every ~100 pages (tens of kB); a single-stream
     `.bz2` has one header at offset 0 (and the pattern inside compressed data by chance with a
-    probability of ~2^-80 a byte).
+    probability of ~2^-80 a byte). The answer is kept per file version: parse_dump asks before
+    the JVM starts (its JIT choice) and again when it picks the readers.
     """
+    stat = os.stat(path)
+    return _probe_multistream(path, stat.st_size, stat.st_mtime_ns, probe_bytes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _probe_multistream(path: str, size: int, mtime_ns: int, probe_bytes: int) -> bool:
     with open(path, "rb") as f:
         head = f.read(probe_bytes)
     starts = [m.start() for m in _STREAM_START.finditer(head)]
@@ -260,8 +269,7 @@ class Bz2StreamsSource(DataSource):
         if "pages" in self.options:
             from spark_jobs.pages import PageSettings
 
-            fields = json.loads(self.options["pages"])
-            settings = PageSettings(**{**fields, "infobox_names": tuple(fields["infobox_names"])})
+            settings = PageSettings.from_json(self.options["pages"])
         return _Reader([StreamRange(**d) for d in json.loads(self.options["ranges"])], settings)
 
 
@@ -279,5 +287,5 @@ def read_stream_records(spark, ranges: list[StreamRange], settings=None):
     else:
         from spark_jobs.pages import PAGE_DDL
 
-        reader = reader.schema(PAGE_DDL).option("pages", json.dumps(dataclasses.asdict(settings)))
+        reader = reader.schema(PAGE_DDL).option("pages", settings.to_json())
     return reader.option("ranges", json.dumps([dataclasses.asdict(r) for r in ranges])).load()

@@ -21,6 +21,8 @@ serves both readers.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -100,6 +102,14 @@ class PageSettings:
         ingest = cfg["ingest"]
         return cls(tuple(ingest["infobox_names"]), cfg["links"]["keep_categories"],
                    ingest["parse_timeout_s"], ingest["max_page_bytes"])
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> PageSettings:
+        fields = json.loads(text)
+        return cls(**{**fields, "infobox_names": tuple(fields["infobox_names"])})
 
 
 def prefilter_patterns(infobox_names: Iterable[str]) -> list[str]:
