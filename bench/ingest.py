@@ -16,7 +16,9 @@ driver, the JVM's JIT compiler and garbage collector and the Python workers shar
 local[1] alone runs one task at a time but leaves the second core to all of those. The bare
 reads share one session with the JVM's default JIT; each job runs in a session of its own,
 started as `python -m spark_jobs.parse_dump` starts it (spark.jit: C1 only for the C-decoder
-reader's job), as a user runs one job a process.
+reader's job), as a user runs one job a process. Every JVM maps the class archive
+(spark.class_archive), which a job on a tiny dump writes first if there is none; a job's
+seconds are those of `run`, its JVM's start is reported beside them (session_s).
 Each is run --repeat times, interleaved (2 cores, 1 core, (c), then again), and the fastest
 run counts: this machine's speed drifts by a third between minutes (bare reads of the same file
 took 43 to 65 s on one day), and the best of interleaved runs is the least disturbed.
@@ -138,13 +140,15 @@ def bare_reads(dump: Path, xml_bytes: int, cores: int, readers: tuple[str, ...])
     from pyspark.sql import SparkSession
 
     from conf import load_config
-    from spark_jobs import bz2_streams
+    from spark_jobs import bz2_streams, class_archive
     from spark_jobs.extract import choose_readers, read_page_records
     from spark_jobs.inputs import resolve_local
-    from spark_jobs.session import apply_job_settings, spark_session
+    from spark_jobs.session import apply_job_settings, local_properties, spark_session
 
     cfg = load_config(None, _base_overrides(cores))
-    spark = spark_session(cfg)
+    # The jobs' class archive too (ensure_class_archive wrote it), like for like with them.
+    archive = class_archive.plan(cfg, local_properties(cfg))
+    spark = spark_session(cfg, archive.java_options() if archive and not archive.writing else [])
     dumps = resolve_local([str(dump)])
     out: dict = {}
     try:
@@ -157,8 +161,9 @@ def bare_reads(dump: Path, xml_bytes: int, cores: int, readers: tuple[str, ...])
             assert (bz2_streams.FORMAT in plan) == (reader == "streams"), reader
             n = records.count()
             seconds = time.monotonic() - t
-            out[f"bare_read_{reader}"] = {"seconds": seconds, "records": n,
-                                          "xml_mb_per_s": xml_bytes / 1e6 / seconds}
+            out[f"bare_read_{reader}"] = {
+                "seconds": seconds, "records": n, "xml_mb_per_s": xml_bytes / 1e6 / seconds,
+                "class_archive": bool(archive and not archive.writing)}
     finally:
         spark.stop()
         SparkSession._instantiatedSession = None
@@ -175,20 +180,37 @@ def job_run(dump: Path, xml_bytes: int, cores: int, reader: str) -> dict:
 
     cfg = load_config(None, [*_base_overrides(cores), f'ingest.reader="{reader}"'])
     dumps = resolve_local([str(dump)])
-    spark = job_session(cfg, dumps)
-    # What the JVM was started with, not what the config asked for.
-    c1_only = C1_ONLY in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions", "")
     tables = Path(tempfile.mkdtemp(prefix="bench-tables-"))
+    t = time.monotonic()
     try:
-        t = time.monotonic()
-        manifest = run(spark, cfg, dumps, str(tables / "t"))
-        seconds = time.monotonic() - t
+        with job_session(cfg, dumps) as spark:
+            session_s = time.monotonic() - t
+            # What the JVM was started with, not what the config asked for.
+            options = spark.sparkContext.getConf().get("spark.driver.extraJavaOptions", "")
+            t = time.monotonic()
+            manifest = run(spark, cfg, dumps, str(tables / "t"))
+            seconds = time.monotonic() - t
     finally:
-        spark.stop()
         shutil.rmtree(tables, ignore_errors=True)
-    return {"seconds": seconds, "films": manifest["pages"]["films"],
+    return {"seconds": seconds, "session_s": session_s, "films": manifest["pages"]["films"],
             "pages": manifest["pages"]["read"], "steps_s": manifest["timings_s"],
-            "c1_only_jvm": c1_only, "xml_mb_per_s": xml_bytes / 1e6 / seconds}
+            "c1_only_jvm": C1_ONLY in options, "class_archive": "SharedArchiveFile=" in options,
+            "xml_mb_per_s": xml_bytes / 1e6 / seconds}
+
+
+def ensure_class_archive() -> None:
+    """A job on a tiny dump, so that the JVM class archive exists before anything is timed
+    (the first job to start without one writes it at its end)."""
+    from conf import load_config
+    from spark_jobs.sample_dump import generate
+
+    folder = DATA / "class-archive-dump"
+    dump = folder / "enwiki-20261101-pages-articles-multistream.xml.bz2"
+    if not dump.exists():
+        generate(folder, 20, 7, "multistream", dict(load_config()["sample"], articles_per_film=3))
+    result = pinned(2, job_run, dump, 1, 2, "auto")
+    print(f"class archive: {'mapped' if result['class_archive'] else 'written'} "
+          f"(tiny job, session {result['session_s']:.1f} s)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     dump, xml_bytes = ensure_dump(args.films, args.articles_per_film)
     print(f"dump: {dump} ({dump.stat().st_size / 1e6:.0f} MB bz2, {xml_bytes / 1e6:.0f} MB XML)",
           flush=True)
+    ensure_class_archive()
     runs: dict[str, list[dict]] = {}
     for r in range(args.repeat):
         print(f"round {r + 1} of {args.repeat}", flush=True)

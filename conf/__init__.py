@@ -185,6 +185,8 @@ def _validate(cfg: Mapping[str, Any]) -> None:
     rules.append((cfg["spark"]["jit"] in {"auto", "c1", "tiered"},
                   "spark.jit must be auto, c1 or tiered"))
     rules.append((cfg["spark"]["jit_c1_max_bytes"] >= 0, "spark.jit_c1_max_bytes must be >= 0"))
+    rules.append((cfg["spark"]["class_archive"] in {"auto", "off"},
+                  "spark.class_archive must be auto or off"))
     rules.append((cfg["ingest"]["reader"] in {"auto", "hadoop"},
                   "ingest.reader must be auto or hadoop"))
     levels = {"MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_AND_DISK_DESER"}

@@ -11,6 +11,7 @@ transforms.py (tables) and publish.py (atomic output).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -306,14 +307,29 @@ def c1_only_jvm(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = 
     return all(r == STREAMS_READER for r in readers)
 
 
+@contextlib.contextmanager
 def job_session(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = False):
-    """The job's SparkSession, its JVM started as c1_only_jvm says."""
-    from spark_jobs.session import spark_session
+    """The job's SparkSession, its JVM started as c1_only_jvm and the class archive say
+    (class_archive.py). When the JVM is the one to write the archive, it does so once the
+    block has ended without an error."""
+    from spark_jobs import class_archive
+    from spark_jobs.session import C1_ONLY, local_properties, spark_session
 
     c1_only = c1_only_jvm(cfg, local_dumps, remote_inputs)
     if c1_only:
         logger.info("driver JVM: C1 compiler only (spark.jit=%s)", cfg["spark"]["jit"])
-    return spark_session(cfg, c1_only)
+    archive = class_archive.plan(cfg, local_properties(cfg))
+    if archive is not None:
+        logger.info("driver JVM: %s class archive %s",
+                    "writes its" if archive.writing else "maps the", archive.path)
+    options = [*([C1_ONLY] if c1_only else []), *(archive.java_options() if archive else [])]
+    spark = spark_session(cfg, options)
+    succeeded = False
+    try:
+        yield spark
+        succeeded = True
+    finally:
+        class_archive.finish(spark, archive, succeeded)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -345,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         local = [p for p in args.dump if is_local(p)]
         remote = [p for p in args.dump if not is_local(p)]
         dumps = resolve_local(local)  # before Spark starts: a typo fails in a second
-        spark = job_session(cfg, dumps, remote_inputs=bool(remote))
-        dumps += resolve_hadoop(spark, remote) if remote else []
-        out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
-        run(spark, cfg, dumps, out)
+        with job_session(cfg, dumps, remote_inputs=bool(remote)) as spark:
+            dumps += resolve_hadoop(spark, remote) if remote else []
+            out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
+            run(spark, cfg, dumps, out)
     except (ConfigError, InputError, DumpReadError, OSError) as e:
         print(f"parse_dump: error: {e}", file=sys.stderr)
         return 2

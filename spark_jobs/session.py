@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 from conf import Config, read_properties, resolve_conf_path
 
@@ -20,22 +21,22 @@ def under_spark_submit() -> bool:
 C1_ONLY = "-XX:TieredStopAtLevel=1"
 
 
-def local_properties(cfg: Config, c1_only: bool = False) -> dict[str, str]:
-    """The Spark properties of a local-mode session: spark.properties_file's, plus C1_ONLY
-    among the driver's Java options when `c1_only`."""
+def local_properties(cfg: Config, java_options: Sequence[str] = ()) -> dict[str, str]:
+    """The Spark properties of a local-mode session: spark.properties_file's, with
+    `java_options` (spark.jit's C1_ONLY, the class archive's) added to the driver's."""
     properties: dict[str, str] = {}
     if cfg["spark"]["properties_file"]:
         properties = read_properties(resolve_conf_path(cfg["spark"]["properties_file"]))
-    if c1_only:
+    if java_options:
         key = "spark.driver.extraJavaOptions"
-        properties[key] = " ".join(filter(None, [properties.get(key, ""), C1_ONLY]))
+        properties[key] = " ".join(filter(None, [properties.get(key, ""), *java_options]))
     return properties
 
 
-def spark_session(cfg: Config, c1_only: bool = False):
+def spark_session(cfg: Config, java_options: Sequence[str] = ()):
     """Create (or join) the SparkSession; local-mode settings apply only outside spark-submit.
 
-    `c1_only` adds C1_ONLY to the driver's Java options; it takes effect only when this call
+    `java_options` join the driver's Java options; they take effect only when this call
     starts the JVM (the first session of a Python process, not under spark-submit).
     """
     from pyspark.sql import SparkSession
@@ -47,7 +48,7 @@ def spark_session(cfg: Config, c1_only: bool = False):
         # pyarrow), not whatever `python3` is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(spark_cfg["master"])
-        for key, value in local_properties(cfg, c1_only).items():
+        for key, value in local_properties(cfg, java_options).items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(spark_cfg["log_level"])

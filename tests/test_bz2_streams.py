@@ -211,6 +211,6 @@ def test_jvm_is_c1_only_when_every_input_is_streamed(multistream, tmp_path):
     props = tmp_path / "spark.conf"
     props.write_text("spark.driver.extraJavaOptions -Dwikifilms=1\nspark.ui.enabled false\n")
     cfg = load_config(None, [f'spark.properties_file="{props}"'])
-    assert local_properties(cfg, c1_only=True) == {
+    assert local_properties(cfg, [C1_ONLY]) == {
         "spark.driver.extraJavaOptions": f"-Dwikifilms=1 {C1_ONLY}", "spark.ui.enabled": "false"}
     assert local_properties(cfg)["spark.driver.extraJavaOptions"] == "-Dwikifilms=1"
