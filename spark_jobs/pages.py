@@ -60,7 +60,7 @@ PAGE_SCHEMA = pa.schema(
         ("runtime_min", pa.int32()),
     ]
 )
-# The same schema as a Spark DDL string (mapInArrow, the data source's schema).
+# The same schema as a Spark DDL string (the mapInArrow calls' output schema).
 PAGE_DDL = ", ".join(
     [
         "file STRING", "is_page BOOLEAN", "has_trailer BOOLEAN", "page_id BIGINT", "ns INT",
