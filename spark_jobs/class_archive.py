@@ -131,16 +131,24 @@ def finish(spark, archive: ClassArchive | None, succeeded: bool) -> None:
 
     if archive is None or not archive.writing:
         return
-    gateway = SparkContext._gateway
-    process = getattr(gateway, "proc", None)
+    process = getattr(SparkContext._gateway, "proc", None)
     spark.stop()
     if process is None:
         return
-    if not succeeded:
-        process.kill()
-        process.wait()
-        archive.partial.unlink(missing_ok=True)
-        return
+    try:
+        if succeeded:
+            _wait_for_archive(process, archive)
+        else:
+            process.kill()
+            process.wait()
+            archive.partial.unlink(missing_ok=True)
+    finally:
+        # This process has no JVM any more; a later session in it must start a new one.
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+
+
+def _wait_for_archive(process: subprocess.Popen, archive: ClassArchive) -> None:
     logger.info("writing the JVM's class archive for the next jobs (once): %s", archive.path)
     started = time.monotonic()
     process.stdin.close()  # the gateway JVM exits when its stdin closes, and writes then
@@ -157,6 +165,3 @@ def finish(spark, archive: ClassArchive | None, succeeded: bool) -> None:
         archive.partial.unlink(missing_ok=True)
         logger.warning("the JVM did not write its class archive (exit code %s); jobs run "
                        "without one", code)
-    # This process has no JVM any more; a later session in it must start a new one.
-    SparkContext._gateway = None
-    SparkContext._jvm = None
