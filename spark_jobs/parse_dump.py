@@ -83,6 +83,8 @@ def _examples(df, status_col: str, limit: int) -> dict[str, list[dict]]:
 
 def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     """The whole job: read `dumps`, write the tables to `out`, return the manifest."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from pyspark import StorageLevel
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
@@ -220,18 +222,24 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             tables["film_pairs"] = transforms.build_film_pairs(
                 film_links, links, n_films, pair_cfg["max_link_films"], pair_cfg["min_shared"]
             ).sortWithinPartitions("film_a", "film_b")
-        counts: dict[str, dict] = {}
+
+        def write_table(name: str) -> dict:
+            df = tables[name]
+            # Rows counted as they pass to the writer (no second job reading the files).
+            observed = Observation(f"{name}_rows")
+            counted = df.observe(observed, F.count(F.lit(1)).alias("rows"))
+            counted.write.mode("overwrite").parquet(publisher.table_path(name))
+            rows = observed.get["rows"]
+            logger.info("wrote %s: %d rows", name, rows)
+            return {"path": name, "rows": rows, "columns": [f.name for f in df.schema.fields]}
+
         try:
-            for name, df in tables.items():
-                path = publisher.table_path(name)
-                # Rows counted as they pass to the writer (no second job reading the files).
-                observed = Observation(f"{name}_rows")
-                counted = df.observe(observed, F.count(F.lit(1)).alias("rows"))
-                counted.write.mode("overwrite").parquet(path)
-                rows = observed.get["rows"]
-                counts[name] = {"path": name, "rows": rows,
-                                "columns": [f.name for f in df.schema.fields]}
-                logger.info("wrote %s: %d rows", name, rows)
+            # The writes are independent small jobs whose time is mostly the driver planning
+            # them: in threads, one's tasks run while the next is planned (337 MB-XML dump,
+            # three interleaved pairs: 6.1-6.4 s against 7.7-8.4 s serial). The pool is left
+            # only when every write has ended, so abort() never races a writer.
+            with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
+                counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
         except BaseException:
             publisher.abort()
             raise
