@@ -148,7 +148,8 @@ def bare_reads(dump: Path, xml_bytes: int, cores: int, readers: tuple[str, ...])
     cfg = load_config(None, _base_overrides(cores))
     # The jobs' class archive too (ensure_class_archive wrote it), like for like with them.
     archive = class_archive.plan(cfg, local_properties(cfg))
-    spark = spark_session(cfg, archive.java_options() if archive and not archive.writing else [])
+    mapped = archive if archive is not None and not archive.writing else None
+    spark = spark_session(cfg, mapped.java_options() if mapped else [])
     dumps = resolve_local([str(dump)])
     out: dict = {}
     try:
@@ -163,7 +164,7 @@ def bare_reads(dump: Path, xml_bytes: int, cores: int, readers: tuple[str, ...])
             seconds = time.monotonic() - t
             out[f"bare_read_{reader}"] = {
                 "seconds": seconds, "records": n, "xml_mb_per_s": xml_bytes / 1e6 / seconds,
-                "class_archive": bool(archive and not archive.writing)}
+                "class_archive": mapped is not None}
     finally:
         spark.stop()
         SparkSession._instantiatedSession = None

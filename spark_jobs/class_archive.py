@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # The JVM lists every class it could not archive (signed jars, old class files) as a warning
 # at exit: dozens of lines that say nothing to a user. Errors still print.
 _QUIET_DUMP = "-Xlog:cds=error -Xlog:cds+dynamic=error"
-# How long the job waits for its JVM to write the archive (measured: ~17 s) before giving up.
+# How long the job waits for its JVM to write the archive (measured: 17-21 s) before giving up.
 _WRITE_TIMEOUT_S = 300.0
 
 
