@@ -5,6 +5,7 @@ import math
 import pytest
 
 from spark_jobs import transforms
+from spark_jobs.wikitext import LIST_FIELDS
 
 
 def rows(df, *cols):
@@ -58,3 +59,29 @@ def test_film_pairs_cap_and_min_shared(spark):
     assert rows(both, "film_a", "film_b", "shared") == [(0, 1, 2), (0, 2, 2)]
     weight = both.filter("film_b = 1").first()["weight"]
     assert weight == pytest.approx(math.log(10 / 3) + math.log(10 / 2), rel=1e-6)
+
+
+def test_infobox_names_follow_redirects_in_order(spark):
+    names = {field: [] for field in LIST_FIELDS}
+    # Eleven cast names: positions 10 and 11 must stay after 2 (ordered as numbers, not text).
+    cast = ["Cast 1", "C2", *[f"Cast {i}" for i in range(3, 12)]]
+    first = {**names, "director": ["G. Lucas"], "starring": cast, "writer": ["G. Lucas", "Kasdan"]}
+    second = {**names, "country": ["United States"]}  # no name redirects: kept as it is
+    third = dict(names)  # no names at all
+    films = spark.createDataFrame(
+        [(0, "Star Wars", *first.values()), (1, "Heat", *second.values()), (2, "Empty", *third.values())],
+        "film_id int, title string, " + ", ".join(f"{f} array<string>" for f in LIST_FIELDS),
+    )
+    redirects = spark.createDataFrame(
+        [("G. Lucas", "George Lucas", 1, "resolved"), ("C2", "Cast 1", 1, "resolved"),
+         ("Kasdan", "Lawrence Kasdan", 2, "resolved"), ("United States", "USA", 1, "loop")],
+        "source string, target string, hops int, status string",
+    )
+    got = {r["film_id"]: r for r in transforms.resolve_infobox_names(films, redirects).collect()}
+    assert got[0]["director"] == ["George Lucas"]
+    assert got[0]["writer"] == ["George Lucas", "Lawrence Kasdan"]
+    # "C2" resolves to the name already first: one entry, the rest in the infobox's order.
+    assert got[0]["starring"] == ["Cast 1", *[f"Cast {i}" for i in range(3, 12)]]
+    assert got[0]["producer"] == [] and got[1]["country"] == ["United States"]
+    assert all(got[2][f] == [] for f in LIST_FIELDS)
+    assert list(got[0].asDict()) == ["film_id", "title", *LIST_FIELDS]
