@@ -31,6 +31,29 @@ def test_redirect_chains_loops_and_limits(spark):
     assert ("A", "too_long") in short and ("B", "resolved") in short
 
 
+def test_redirect_rounds_stop_when_no_chain_is_left(spark, monkeypatch):
+    """Direct redirects and loops end in the first rounds, not after log2(max_hops) + 1."""
+    edges = spark.createDataFrame(
+        [("A", "Film"), ("B", "Film"), ("E", "F"), ("F", "E"), ("G", "G")],
+        "source string, target string",
+    )
+    rounds = []
+    checkpoint = type(edges).localCheckpoint  # one materialisation a round
+
+    def counted(self, *args, **kwargs):
+        rounds.append(1)
+        return checkpoint(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(edges), "localCheckpoint", counted)
+    got = rows(transforms.resolve_redirects(edges, max_hops=16), "source", "status")
+    assert got == [("A", "resolved"), ("B", "resolved"), ("E", "loop"), ("F", "loop"), ("G", "loop")]
+    assert len(rounds) == 2  # 5 if every round ran (max_hops 16)
+    rounds.clear()
+    direct = edges.filter("target = 'Film'")
+    assert rows(transforms.resolve_redirects(direct, max_hops=16), "status") == [("resolved",)] * 2
+    assert len(rounds) == 1
+
+
 def test_links_min_count_stop_list_and_film_ids(spark):
     films = spark.createDataFrame([(0, "Alien"), (1, "Aliens"), (2, "Heat")], "film_id int, title string")
     targets = spark.createDataFrame(
