@@ -12,11 +12,13 @@ it ends (~20 s more, once; ~150-200 MB under spark.class_archive_dir), later job
 The file name holds a key of what must not change under it (the java binary, Spark's jars,
 the driver's extra class path); the JVM checks the rest, and when it cannot map an archive it
 prints one warning and runs without it. Only for a JVM the job starts itself: never under
-spark-submit, nor when a session already runs in this process (tests).
+spark-submit, nor when a session already runs in this process (tests). A new key (another
+pyspark or JDK) writes a new archive; the folder keeps the KEEP_ARCHIVES most recently used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -35,6 +37,10 @@ logger = logging.getLogger(__name__)
 _QUIET_DUMP = "-Xlog:cds=error -Xlog:cds+dynamic=error"
 # How long the job waits for its JVM to write the archive (measured: 17-21 s) before giving up.
 _WRITE_TIMEOUT_S = 300.0
+# Archives kept in the folder, the most recently used (~200 MB each). Another pyspark or JDK
+# makes another key, so without a limit every upgrade would leave one behind; a few stay for
+# checkouts with different versions sharing the folder.
+KEEP_ARCHIVES = 3
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,8 @@ def plan(cfg: Config, properties: dict[str, str]) -> ClassArchive | None:
     folder = Path(cfg["spark"]["class_archive_dir"] or default_folder()).expanduser()
     path = folder / f"spark-classes-{key}.jsa"
     if path.is_file():
+        with contextlib.suppress(OSError):  # its time of last use, for _prune (read-only: no)
+            os.utime(path)
         return ClassArchive(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +116,26 @@ def plan(cfg: Config, properties: dict[str, str]) -> ClassArchive | None:
         logger.warning("no JVM class archive: cannot create %s (%s)", folder, e)
         return None
     _remove_orphans(folder)
+    _prune(folder, KEEP_ARCHIVES - 1)
     return ClassArchive(path, folder / f"{path.name}.{os.getpid()}.partial")
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Remove all but the `keep` most recently used archives (plan() touches one it maps)."""
+    def last_used(archive: Path) -> float:
+        try:
+            return archive.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    archives = sorted(folder.glob("spark-classes-*.jsa"), key=last_used, reverse=True)
+    for old in archives[keep:]:
+        try:
+            size = old.stat().st_size
+            old.unlink()
+        except OSError:
+            continue
+        logger.info("removed an unused class archive (%.0f MB): %s", size / 1e6, old)
 
 
 def _remove_orphans(folder: Path) -> None:

@@ -43,6 +43,28 @@ def test_first_job_writes_the_archive_later_ones_map_it(no_jvm, tmp_path):
     assert mapping.java_options() == [f"-XX:SharedArchiveFile={writing.path}"]
 
 
+def test_only_the_most_recently_used_archives_are_kept(no_jvm, tmp_path):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    others = [folder / f"spark-classes-{n:016x}.jsa" for n in range(4)]
+    for age, archive in enumerate(others):  # others[0] the most recently used
+        archive.write_bytes(b"old archive")
+        os.utime(archive, (1e9 - age * 1000, 1e9 - age * 1000))
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("not an archive")
+
+    writing = class_archive.plan(_cfg(folder), {})  # a new key: this JVM will write one
+    kept = sorted(folder.glob("spark-classes-*.jsa"))
+    assert kept == others[:class_archive.KEEP_ARCHIVES - 1] and unrelated.exists()
+
+    writing.path.write_bytes(b"archive")
+    os.utime(writing.path, (1.0, 1.0))  # written long ago, and mapped now:
+    assert class_archive.plan(_cfg(folder), {}).path == writing.path
+    assert writing.path.stat().st_mtime > 1e9  # now the most recently used
+    class_archive._prune(folder, 1)
+    assert sorted(folder.glob("spark-classes-*.jsa")) == [writing.path]
+
+
 def test_no_archive_when_off_or_for_a_running_jvm(tmp_path, spark, monkeypatch):
     assert class_archive.plan(_cfg(tmp_path), {}) is None  # this process's JVM already runs
     from pyspark import SparkContext
