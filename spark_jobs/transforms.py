@@ -112,7 +112,8 @@ def resolve_infobox_names(films: DataFrame, redirects: DataFrame) -> DataFrame:
     regrouped = {
         name: F.expr(
             f"CASE WHEN _names IS NULL THEN `{name}` ELSE array_distinct(transform(array_sort("
-            f"filter(map_keys(_names), k -> startswith(k, '{name}' || chr(0)))), k -> _names[k])) END"
+            f"filter(map_keys(_names), k -> startswith(k, '{name}' || chr(0)))), "
+            f"k -> _names[k])) END"
         )
         for name in LIST_FIELDS
     }

@@ -92,7 +92,8 @@ def test_infobox_names_follow_redirects_in_order(spark):
     second = {**names, "country": ["United States"]}  # no name redirects: kept as it is
     third = dict(names)  # no names at all
     films = spark.createDataFrame(
-        [(0, "Star Wars", *first.values()), (1, "Heat", *second.values()), (2, "Empty", *third.values())],
+        [(0, "Star Wars", *first.values()), (1, "Heat", *second.values()),
+         (2, "Empty", *third.values())],
         "film_id int, title string, " + ", ".join(f"{f} array<string>" for f in LIST_FIELDS),
     )
     redirects = spark.createDataFrame(
