@@ -116,12 +116,13 @@ def plan(cfg: Config, properties: dict[str, str]) -> ClassArchive | None:
         logger.warning("no JVM class archive: cannot create %s (%s)", folder, e)
         return None
     _remove_orphans(folder)
-    _prune(folder, KEEP_ARCHIVES - 1)
     return ClassArchive(path, folder / f"{path.name}.{os.getpid()}.partial")
 
 
 def _prune(folder: Path, keep: int) -> None:
-    """Remove all but the `keep` most recently used archives (plan() touches one it maps)."""
+    """Remove all but the `keep` most recently used archives (plan() touches one it maps;
+    one just written is the newest). Only once a new archive is in place, so that planning
+    alone (the bench asks which archive to map) never deletes anything."""
     def last_used(archive: Path) -> float:
         try:
             return archive.stat().st_mtime
@@ -188,6 +189,7 @@ def _wait_for_archive(process: subprocess.Popen, archive: ClassArchive) -> None:
         os.replace(archive.partial, archive.path)
         logger.info("class archive written in %.1f s (%.0f MB); later jobs start faster",
                     time.monotonic() - started, archive.path.stat().st_size / 1e6)
+        _prune(archive.path.parent, KEEP_ARCHIVES)
     else:
         archive.partial.unlink(missing_ok=True)
         logger.warning("the JVM did not write its class archive (exit code %s); jobs run "

@@ -43,6 +43,20 @@ def test_first_job_writes_the_archive_later_ones_map_it(no_jvm, tmp_path):
     assert mapping.java_options() == [f"-XX:SharedArchiveFile={writing.path}"]
 
 
+class _ExitingJvm:
+    """A gateway JVM that writes its archive when its stdin closes, as the real one does."""
+
+    def __init__(self, partial: Path) -> None:
+        self.partial = partial
+        self.stdin = self
+
+    def close(self) -> None:
+        self.partial.write_bytes(b"new archive")
+
+    def wait(self, timeout=None) -> int:
+        return 0
+
+
 def test_only_the_most_recently_used_archives_are_kept(no_jvm, tmp_path):
     folder = tmp_path / "cache"
     folder.mkdir()
@@ -54,10 +68,13 @@ def test_only_the_most_recently_used_archives_are_kept(no_jvm, tmp_path):
     unrelated.write_text("not an archive")
 
     writing = class_archive.plan(_cfg(folder), {})  # a new key: this JVM will write one
+    assert sorted(folder.glob("spark-classes-*.jsa")) == others  # planning deletes nothing
+    class_archive._wait_for_archive(_ExitingJvm(writing.partial), writing)
+    assert writing.path.read_bytes() == b"new archive" and not writing.partial.exists()
     kept = sorted(folder.glob("spark-classes-*.jsa"))
-    assert kept == others[:class_archive.KEEP_ARCHIVES - 1] and unrelated.exists()
+    assert kept == sorted([writing.path, *others[:class_archive.KEEP_ARCHIVES - 1]])
+    assert unrelated.exists()
 
-    writing.path.write_bytes(b"archive")
     os.utime(writing.path, (1.0, 1.0))  # written long ago, and mapped now:
     assert class_archive.plan(_cfg(folder), {}).path == writing.path
     assert writing.path.stat().st_mtime > 1e9  # now the most recently used
