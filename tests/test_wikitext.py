@@ -1,8 +1,16 @@
 import bz2
+from collections import Counter
 
+import mwparserfromhell
 import pytest
+from mwparserfromhell.nodes import Comment
 
+from conf import load_config
+from spark_jobs import wikitext
 from spark_jobs.sample_dump import page_xml
+from spark_jobs.sample_pages import plan_pages
+from spark_jobs.sample_world import World
+from spark_jobs.titles import normalize_link, template_key
 from spark_jobs.wikitext import (
     FILM,
     MALFORMED_XML,
@@ -11,6 +19,7 @@ from spark_jobs.wikitext import (
     ParseTimeout,
     infobox_keys,
     parse_film_record,
+    read_page_xml,
     time_limit,
 )
 
@@ -31,6 +40,7 @@ FILM_TEXT = """{{Short description|1977 film}}
 | language = English<ref>{{cite web|work=[[Variety (magazine)|Variety]]}}</ref>
 | released = {{Film date|df=yes|1977|5|25|[[Los Angeles]]}}
 | runtime = 121 minutes
+| music = ''John Williams''
 }}
 '''''Star Wars''''' is a [[space opera]] film by [[George Lucas#Career|Lucas]] set in a
 [[Galaxy|galaxy]] with [[star Wars (franchise)|sequels]] &amp; [[AT&amp;T]].
@@ -84,6 +94,9 @@ def test_film_infobox_fields():
     assert fields["language"] == ["English"]  # the <ref>'s link is not a language
     assert fields["year"] == 1977 and fields["runtime_min"] == 121
     assert fields["image"] == "Star Wars poster.jpg"
+    # Style markup is text here (the page is tokenized with skip_style_tags), not a tag whose
+    # text the value would lose.
+    assert fields["music"] == ["John Williams"]
 
 
 def test_categories_off():
@@ -135,7 +148,7 @@ def test_parse_timeout_status(monkeypatch):
         while True:
             pass
 
-    monkeypatch.setattr(wt.mwparserfromhell, "parse", slow)
+    monkeypatch.setattr(wt, "_tokenize", slow)
     assert parse_film_record(record(FILM_TEXT), KEYS, timeout_s=0.05).status == PARSE_TIMEOUT
 
 
@@ -149,3 +162,75 @@ def test_real_article_actrius(shared_wiki):
     assert page.infobox["starring"] == ["Núria Espert", "Rosa Maria Sardà", "Anna Lizaran", "Mercè Pons"]
     assert page.infobox["year"] == 1997 and page.infobox["runtime_min"] == 100
     assert page.links["Ventura Pons"] == 3 and "Category:1997 films" in page.links
+
+
+def _tree_links_and_infobox(text: str, keys) -> tuple[Counter, str | None]:
+    """The reference: mwparserfromhell's whole node tree, filtered as its documentation shows
+    (every wikilink at any depth; the first template in the tree's order whose name matches)."""
+    code = mwparserfromhell.parse(text, skip_style_tags=True)
+    infobox = next((t for t in code.filter_templates(recursive=True) if template_key(
+        "".join(str(n) for n in t.name.nodes if not isinstance(n, Comment))) in keys), None)
+    links: Counter = Counter()
+    for link in code.filter_wikilinks(recursive=True):
+        raw = wikitext._link_target(link)
+        target = normalize_link(raw, keep_categories=True) if raw is not None else None
+        if target is not None:
+            links[target] += 1
+    return links, None if infobox is None else str(infobox)
+
+
+def _token_links_and_infobox(text: str, keys) -> tuple[Counter, str | None]:
+    page = wikitext.scan_tokens(wikitext._tokenize(text), keys)
+    infobox = wikitext.infobox_template(page)
+    return wikitext.extract_links(page), None if infobox is None else str(infobox)
+
+
+def _assert_scan_matches_tree(texts: dict[str, str]) -> int:
+    """Asserts that the two agree on every page; returns how many pages have an infobox."""
+    keys = infobox_keys(load_config("test")["ingest"]["infobox_names"])
+    tree = {title: _tree_links_and_infobox(text, keys) for title, text in texts.items()}
+    differ = [title for title, text in texts.items()
+              if _token_links_and_infobox(text, keys) != tree[title]]
+    assert differ == []
+    return sum(infobox is not None for _links, infobox in tree.values())
+
+
+@pytest.mark.parametrize("text", [
+    "{{Infobox film|name=Outer|caption={{Infobox film|name=Inner}}}} [[A]]",  # tree order
+    "{{Infobox film<!-- c -->|name=X}}{{ {{Infobox film}} |y}}",  # names with nodes
+    "[[File:P.jpg|thumb|A [[B|b]] in [[C]] with [[D|[[E]]]]]]",  # links in link text
+    "[[AT&amp;T]] [[&#91;x&#93;]] [[&#x41;B]] [[X<!-- c -->Y]] [[{{PAGENAME}}]] [[{{{1}}}]]",
+    "<ref name=\"[[Q]]\">{{cite web|work=[[Variety (magazine)|''Variety'']]}}</ref>",
+    "== [[Heading link]] ==\n{| class=x\n| [[Cell]] || {{small|[[S]]}}\n|}\n[http://x [[N]]]",
+    "[[A|b|c]] [[A|]] [[|A]] [[ ]] [[Category:X|sort]] [[:fr:Y]] <nowiki>[[No]]</nowiki>",
+    "{{Infobox film|a=[[L|{{x|[[M]]}}]]|b={{{p|[[Default]]}}}}} [[unclosed [[Z]]",
+])
+def test_token_scan_matches_the_tree_on_tricky_markup(text):
+    _assert_scan_matches_tree({"t": text})
+
+
+@pytest.mark.real_dump
+def test_token_scan_matches_the_tree_on_real_pages(shared_wiki):
+    """Links and infobox from the token scan equal those of the whole tree on every real page
+    (long articles with references, tables, galleries and nested templates)."""
+    texts = {}
+    for path in sorted(shared_wiki.glob("enwiki-*.xml*")):
+        data = bz2.decompress(path.read_bytes()) if path.suffix == ".bz2" else path.read_bytes()
+        for rec in data.decode("utf-8").split("</page>"):
+            if "<page>" in rec:
+                page_id, title, *_, text = read_page_xml(rec)
+                texts[f"{path.name}:{title}"] = text
+    assert len(texts) == 206 + 3 + 11 + 5
+    assert _assert_scan_matches_tree(texts) == 1  # Actrius
+
+
+def test_token_scan_matches_the_tree_on_sample_pages():
+    """... and on every page of a small generated dump: film articles written the ways editors
+    write them, traps that only mention an infobox, redirects, other namespaces."""
+    pages, truth = plan_pages(World(12, 5), dict(load_config("test")["sample"]))
+    # The films and traps, and every 8th other page (all of them: 9 MB, ~10 s of tree).
+    wanted = set(truth.films) | set(truth.traps)
+    texts = {f"{p.ns}:{p.title}": p.text for i, p in enumerate(pages)
+             if p.title in wanted or i % 8 == 0}
+    texts["the unit test's page"] = FILM_TEXT
+    assert _assert_scan_matches_tree(texts) >= len(truth.films)
