@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: setup demo test test-fast bench bench-ingest bench-train bench-index zip lint clean \
+.PHONY: setup demo test test-fast bench bench-ingest bench-parse bench-train bench-index zip lint clean \
 	download full
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
@@ -52,10 +52,13 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
-bench: bench-ingest bench-train bench-index
+bench: bench-ingest bench-parse bench-train bench-index
 
 bench-ingest: setup
 	$(PY) -m bench.ingest
+
+bench-parse: setup
+	$(PY) -m bench.parse
 
 bench-train: setup
 	$(PY) -m bench.train
