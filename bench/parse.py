@@ -106,7 +106,8 @@ def measure(name: str, texts: dict[str, str], keys: frozenset[str], repeat: int)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.parse", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.parse",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--films", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
