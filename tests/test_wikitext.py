@@ -209,6 +209,22 @@ def test_token_scan_matches_the_tree_on_tricky_markup(text):
     _assert_scan_matches_tree({"t": text})
 
 
+def test_token_scan_matches_the_tree_on_random_markup():
+    """Random, mostly unbalanced, markup: the tokenizer's fallbacks (an unclosed `[[` is text,
+    a bad template becomes text ...) reach the scan as they reach the tree."""
+    import random
+
+    pieces = ["[[", "]]", "{{", "}}", "{{{", "}}}", "|", "=", "[[A]]", "[[B|b]]", "[[File:F|x",
+              "{{Infobox film", "{{ infobox_Film|", "<ref>", "</ref>", "<ref name=r/>", "<!--",
+              "-->", "&amp;", "&#x41;", "&#65;", "[http://x.org ", "]", "''", "'''", "\n{|",
+              "\n|}", "\n|-", "\n==", "==\n", "<nowiki>", "</nowiki>", "<br/>", "\n* ",
+              "Lucas", " ", "\n", "#", ":", "Category:", '<span class="a">', "</span>"]
+    rng = random.Random(7)
+    texts = {str(i): "".join(rng.choice(pieces) for _ in range(rng.randint(5, 80)))
+             for i in range(400)}
+    assert _assert_scan_matches_tree(texts) > 0
+
+
 @pytest.mark.real_dump
 def test_token_scan_matches_the_tree_on_real_pages(shared_wiki):
     """Links and infobox from the token scan equal those of the whole tree on every real page
