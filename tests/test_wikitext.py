@@ -227,16 +227,19 @@ def test_token_scan_matches_the_tree_on_random_markup():
 
 @pytest.mark.real_dump
 def test_token_scan_matches_the_tree_on_real_pages(shared_wiki):
-    """Links and infobox from the token scan equal those of the whole tree on every real page
-    (long articles with references, tables, galleries and nested templates)."""
+    """Links and infobox from the token scan equal those of the whole tree on real pages (long
+    articles with references, tables, galleries and nested templates): every page of the
+    fragments but every other one of the 206-page sample (the tree takes ~1 s a MB; the whole
+    sample is checked by `python -m bench.parse`)."""
     texts = {}
     for path in sorted(shared_wiki.glob("enwiki-*.xml*")):
         data = bz2.decompress(path.read_bytes()) if path.suffix == ".bz2" else path.read_bytes()
-        for rec in data.decode("utf-8").split("</page>"):
-            if "<page>" in rec:
-                page_id, title, *_, text = read_page_xml(rec)
+        records = [r for r in data.decode("utf-8").split("</page>") if "<page>" in r]
+        for i, rec in enumerate(records):
+            page_id, title, *_, text = read_page_xml(rec)
+            if len(records) < 100 or i % 2 == 0 or title == "Actrius":
                 texts[f"{path.name}:{title}"] = text
-    assert len(texts) == 206 + 3 + 11 + 5
+    assert len(texts) == 103 + 3 + 11 + 5
     assert _assert_scan_matches_tree(texts) == 1  # Actrius
 
 
