@@ -322,6 +322,33 @@ def test_other_models_learn(model, tables_dir, tmp_path):
     assert manifest["dim"] == 16
 
 
+def test_mixed_precision_runs_the_softmax_product_in_float16(tables_dir, tmp_path, monkeypatch):
+    """train.mixed_precision (conf/gpu.toml): the in-batch [B, B] product in float16, the
+    variables, the softmax and the exported vectors in float32; it still learns. Run here on
+    the CPU, which computes float16 slowly but correctly (no GPU is lent to this project)."""
+    import keras
+
+    from trainer import steps
+    from trainer.train import run
+
+    seen = []
+    matmul = tf.matmul
+
+    def recording_matmul(a, b, *args, **kwargs):
+        seen.append(a.dtype)
+        return matmul(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(steps.tf, "matmul", recording_matmul)
+    try:
+        manifest = run(str(tables_dir), tmp_path / "run",
+                       train_cfg("train.model=softmax", "train.mixed_precision=true"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert tf.float16 in seen
+    assert manifest["metrics"]["auc"] > 0.8
+    assert np.load(tmp_path / "run" / "embeddings" / "films.npy").dtype == np.float32
+
+
 @pytest.mark.slow
 def test_cli_mirrored_over_two_cpus_then_evaluate(tables_dir, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -35,9 +35,15 @@ def softmax_loss(model: FilmEmbeddingModel, batch: dict, log_q: tf.Tensor,
     links to) are removed from the denominator.
     """
     films, links = batch["film"], batch["item"]
-    u = model.film_vectors(films)
-    v = model.item_vectors(links)
-    logits = logit_scale * tf.matmul(u, v, transpose_b=True) - tf.gather(log_q, links)[None, :]
+    # The [B, B] product is this loss's one large computation: it runs in the model's compute
+    # dtype (float16 under train.mixed_precision; the unit vectors fit it), the softmax in
+    # float32. No loss scaling: the loss is a sum over rows, so the gradients that reach the
+    # float16 product are (p - y) * logit_scale, and those that flush to zero (p < ~1e-8)
+    # would have moved nothing.
+    u = tf.cast(model.film_vectors(films), model.compute_dtype)
+    v = tf.cast(model.item_vectors(links), model.compute_dtype)
+    logits = (logit_scale * tf.cast(tf.matmul(u, v, transpose_b=True), tf.float32)
+              - tf.gather(log_q, links)[None, :])
     if "hits" in batch:
         logits = tf.where(batch["hits"], tf.constant(-1e9, logits.dtype), logits)
     labels = tf.range(tf.shape(films)[0])
