@@ -28,7 +28,6 @@ from collections import Counter
 from pathlib import Path
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Comment
 
 from bench.results_file import write_result
 from conf import load_config
@@ -36,28 +35,18 @@ from spark_jobs import wikitext
 from spark_jobs.sample_dump import page_xml
 from spark_jobs.sample_pages import plan_pages
 from spark_jobs.sample_world import World
-from spark_jobs.titles import normalize_link, template_key
 
 SHARED_WIKI = Path(__file__).resolve().parents[2] / "shared" / "data" / "wiki"
 
 
 def tree_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
-    infobox = next((t for t in code.filter_templates(recursive=True) if template_key(
-        "".join(str(n) for n in t.name.nodes if not isinstance(n, Comment))) in keys), None)
-    links: Counter = Counter()
-    for link in code.filter_wikilinks(recursive=True):
-        raw = wikitext._link_target(link)
-        target = normalize_link(raw, keep_categories=True) if raw is not None else None
-        if target is not None:
-            links[target] += 1
+    links, infobox = wikitext.read_by_tree(text, keys)
     return links, None if infobox is None else str(infobox)
 
 
 def scan_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:
-    page = wikitext.scan_tokens(wikitext._tokenize(text), keys)
-    infobox = wikitext.infobox_template(page)
-    return wikitext.extract_links(page), None if infobox is None else str(infobox)
+    links, infobox = wikitext.read_by_tokens(text, keys)
+    return links, None if infobox is None else str(infobox)
 
 
 def real_pages() -> dict[str, str] | str:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import mwparserfromhell
 from mwparserfromhell.nodes import Comment, HTMLEntity, Tag, Template, Text, Wikilink
 from mwparserfromhell.parser import Builder
 from mwparserfromhell.parser import tokens as tk
@@ -243,6 +244,30 @@ def extract_links(page: PageTokens, keep_categories: bool = True) -> Counter[str
         if target is not None:
             counts[target] += 1
     return counts
+
+
+def read_by_tokens(text: str, keys: frozenset[str],
+                   keep_categories: bool = True) -> tuple[Counter[str], Template | None]:
+    """A page's links and infobox as the job finds them (tokens, one scan, infobox tree)."""
+    page = scan_tokens(_tokenize(text), keys)
+    return extract_links(page, keep_categories), infobox_template(page)
+
+
+def read_by_tree(text: str, keys: frozenset[str],
+                 keep_categories: bool = True) -> tuple[Counter[str], Template | None]:
+    """The same through mwparserfromhell's whole node tree (parse, then filter_templates /
+    filter_wikilinks, as its documentation shows): what this module did before scan_tokens.
+    Not used by the job: tests/test_wikitext.py and bench.parse check read_by_tokens against it."""
+    code = mwparserfromhell.parse(text, skip_style_tags=True)
+    infobox = next((t for t in code.filter_templates(recursive=True) if template_key(
+        "".join(str(n) for n in t.name.nodes if not isinstance(n, Comment))) in keys), None)
+    links: Counter[str] = Counter()
+    for link in code.filter_wikilinks(recursive=True):
+        raw = _link_target(link)
+        target = normalize_link(raw, keep_categories=keep_categories) if raw is not None else None
+        if target is not None:
+            links[target] += 1
+    return links, infobox
 
 
 def _link_target(link: Wikilink) -> str | None:

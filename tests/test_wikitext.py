@@ -1,16 +1,13 @@
 import bz2
 from collections import Counter
 
-import mwparserfromhell
 import pytest
-from mwparserfromhell.nodes import Comment
 
 from conf import load_config
 from spark_jobs import wikitext
 from spark_jobs.sample_dump import page_xml
 from spark_jobs.sample_pages import plan_pages
 from spark_jobs.sample_world import World
-from spark_jobs.titles import normalize_link, template_key
 from spark_jobs.wikitext import (
     FILM,
     MALFORMED_XML,
@@ -164,33 +161,18 @@ def test_real_article_actrius(shared_wiki):
     assert page.links["Ventura Pons"] == 3 and "Category:1997 films" in page.links
 
 
-def _tree_links_and_infobox(text: str, keys) -> tuple[Counter, str | None]:
-    """The reference: mwparserfromhell's whole node tree, filtered as its documentation shows
-    (every wikilink at any depth; the first template in the tree's order whose name matches)."""
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
-    infobox = next((t for t in code.filter_templates(recursive=True) if template_key(
-        "".join(str(n) for n in t.name.nodes if not isinstance(n, Comment))) in keys), None)
-    links: Counter = Counter()
-    for link in code.filter_wikilinks(recursive=True):
-        raw = wikitext._link_target(link)
-        target = normalize_link(raw, keep_categories=True) if raw is not None else None
-        if target is not None:
-            links[target] += 1
+def _as_compared(read: tuple) -> tuple[Counter, str | None]:
+    links, infobox = read
     return links, None if infobox is None else str(infobox)
-
-
-def _token_links_and_infobox(text: str, keys) -> tuple[Counter, str | None]:
-    page = wikitext.scan_tokens(wikitext._tokenize(text), keys)
-    infobox = wikitext.infobox_template(page)
-    return wikitext.extract_links(page), None if infobox is None else str(infobox)
 
 
 def _assert_scan_matches_tree(texts: dict[str, str]) -> int:
     """Asserts that the two agree on every page; returns how many pages have an infobox."""
     keys = infobox_keys(load_config("test")["ingest"]["infobox_names"])
-    tree = {title: _tree_links_and_infobox(text, keys) for title, text in texts.items()}
+    tree = {title: _as_compared(wikitext.read_by_tree(text, keys))
+            for title, text in texts.items()}
     differ = [title for title, text in texts.items()
-              if _token_links_and_infobox(text, keys) != tree[title]]
+              if _as_compared(wikitext.read_by_tokens(text, keys)) != tree[title]]
     assert differ == []
     return sum(infobox is not None for _links, infobox in tree.values())
 
