@@ -75,6 +75,9 @@ def configure_devices(cfg) -> tf.distribute.Strategy:
     if t["mixed_precision"]:
         import keras
         keras.mixed_precision.set_global_policy("mixed_float16")
+        if not tf.config.list_physical_devices("GPU"):
+            logger.warning("train.mixed_precision without a GPU: float16 runs, slowly, on the "
+                           "CPU (TensorFlow sees no GPU; check its CUDA setup, or set it false)")
     if t["deterministic"]:
         tf.config.experimental.enable_op_determinism()
     if t["strategy"] == "mirrored":
