@@ -39,14 +39,17 @@ from spark_jobs.sample_world import World
 SHARED_WIKI = Path(__file__).resolve().parents[2] / "shared" / "data" / "wiki"
 
 
-def tree_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:
-    links, infobox = wikitext.read_by_tree(text, keys)
+def _comparable(read) -> tuple[Counter, str | None]:
+    links, infobox = read
     return links, None if infobox is None else str(infobox)
+
+
+def tree_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:
+    return _comparable(wikitext.read_by_tree(text, keys))
 
 
 def scan_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:
-    links, infobox = wikitext.read_by_tokens(text, keys)
-    return links, None if infobox is None else str(infobox)
+    return _comparable(wikitext.read_by_tokens(text, keys))
 
 
 def real_pages() -> dict[str, str] | str:

@@ -30,8 +30,8 @@ def resolve_redirects(edges: DataFrame, max_hops: int) -> DataFrame:
     chain that reaches a loop: loops, the usual broken redirects, need not run until their
     hop count passes max_hops (2 rounds instead of 5 on the sample dumps). A round is a few
     Spark jobs, so on small dumps the number of rounds, not the data, sets this step's time.
-    The result is built on a local checkpoint, so it no longer reads `edges` (the caller may
-    unpersist what they came from).
+    The result is built on a local checkpoint, so it does not read `edges` again (the caller
+    may unpersist what they came from).
     """
     rounds = max(1, math.ceil(math.log2(max_hops))) + 1
     is_source = edges.select(F.col("source").alias("final"), F.lit(False).alias("_done"))

@@ -338,6 +338,8 @@ def test_mixed_precision_runs_the_softmax_product_in_float16(tables_dir, tmp_pat
         seen.append(a.dtype)
         return matmul(a, b, *args, **kwargs)
 
+    # tf.matmul is replaced for the whole run; the model has no other product that the policy
+    # would put in float16, so a float16 input can only come from softmax_loss.
     monkeypatch.setattr(steps.tf, "matmul", recording_matmul)
     try:
         manifest = run(str(tables_dir), tmp_path / "run",

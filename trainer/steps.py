@@ -38,8 +38,8 @@ def softmax_loss(model: FilmEmbeddingModel, batch: dict, log_q: tf.Tensor,
     # The [B, B] product is this loss's one large computation: it runs in the model's compute
     # dtype (float16 under train.mixed_precision; the unit vectors fit it), the softmax in
     # float32. No loss scaling: the loss is a sum over rows, so the gradients that reach the
-    # float16 product are (p - y) * logit_scale, and those that flush to zero (p < ~1e-8)
-    # would have moved nothing.
+    # float16 product are (p - y) * logit_scale; only those of p below ~1e-8 flush to zero,
+    # next to gradients of order one. (Reasoned, not measured on a GPU.)
     u = tf.cast(model.film_vectors(films), model.compute_dtype)
     v = tf.cast(model.item_vectors(links), model.compute_dtype)
     logits = (logit_scale * tf.cast(tf.matmul(u, v, transpose_b=True), tf.float32)
