@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -13,6 +14,11 @@ from urllib.parse import urlparse
 # (`...-index.txt.bz2`) and checksums are not pages.
 _DUMP_FILE = re.compile(r"\.xml(?:\.bz2)?$|\.xml-p\d+p\d+(?:\.bz2)?$|\.bz2$")
 _NOT_DUMP = re.compile(r"index|\.txt(?:\.bz2)?$|md5|sha1", re.I)
+# Wikimedia's multistream index: `...-multistream-index.txt.bz2`, and per partition
+# `...-multistream-index1.txt-p1p41242.bz2` (lines `offset:page_id:title`, no pages).
+_MULTISTREAM_INDEX = re.compile(r"-index\d*\.txt(?:-p\d+p\d+)?\.bz2$")
+
+logger = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -28,6 +34,33 @@ class DumpFile:
 def is_dump_file(name: str) -> bool:
     base = os.path.basename(name)
     return bool(_DUMP_FILE.search(base)) and not _NOT_DUMP.search(base)
+
+
+def _check_named_file(given: str) -> None:
+    """A file named on the command line is read whatever its name, except a multistream
+    index, which sits beside the dump and is an easy slip of the tab key."""
+    if _MULTISTREAM_INDEX.search(os.path.basename(_local_path(given))):
+        raise InputError(
+            f"{given} is a multistream index (stream offsets and titles), not pages: pass "
+            "the ...-multistream.xml.bz2 file beside it"
+        )
+
+
+def _dump_files_of_glob(given: str, matches: list[str], is_dir) -> list[str]:
+    """The matches of glob `given` to read: folders, and files named like dump pages. A glob
+    such as `enwiki-*-multistream*.bz2` also matches the multistream index; reading it as a
+    dump costs a pass over it and yields no pages, so what is left out is logged instead."""
+    kept = [m for m in matches if is_dir(m) or is_dump_file(m)]
+    left_out = [os.path.basename(m) for m in matches if m not in kept]
+    if not kept:
+        raise InputError(
+            f"{given} matches no dump files, only {', '.join(left_out)} (multistream indexes, "
+            "checksums): match the pages files (*.xml.bz2, *.xml-p…p….bz2, *.xml)"
+        )
+    if left_out:
+        logger.info("left out %d file(s) matched by %s that are not dump pages: %s",
+                    len(left_out), given, ", ".join(left_out))
+    return kept
 
 
 def is_local(path: str) -> bool:
@@ -49,6 +82,10 @@ def resolve_local(paths: list[str]) -> list[DumpFile]:
             raise InputError(
                 f"dump not found: {given} (check the path; globs must match at least one file)"
             )
+        if glob.has_magic(local):
+            matches = _dump_files_of_glob(given, matches, os.path.isdir)
+        elif not os.path.isdir(local):
+            _check_named_file(given)
         for match in matches:
             if os.path.isdir(match):
                 inside = sorted(
@@ -81,6 +118,13 @@ def resolve_hadoop(spark, paths: list[str]) -> list[DumpFile]:
         statuses = fs.globStatus(jpath)
         if not statuses:
             raise InputError(f"dump not found: {given} (check the URI and credentials)")
+        if any(c in given for c in "*?[{"):  # Hadoop's glob syntax (braces too)
+            by_name = {s.getPath().toString(): s for s in statuses}
+            folders = {n for n, s in by_name.items() if s.isDirectory()}
+            statuses = [by_name[n] for n in
+                        _dump_files_of_glob(given, list(by_name), folders.__contains__)]
+        elif not statuses[0].isDirectory():
+            _check_named_file(given)
         for status in statuses:
             if status.isDirectory():
                 for child in fs.listStatus(status.getPath()):

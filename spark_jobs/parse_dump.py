@@ -155,8 +155,13 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
                 "is this a MediaWiki XML export (pages-articles)?"
             )
         damaged = sorted(p for p, f in per_file.items() if not f["complete"])
-        if damaged:
-            logger.warning("inputs without their closing </mediawiki> (truncated?): %s", damaged)
+        pageless = [p for p in damaged if per_file[p]["pages"] == 0]
+        if pageless:
+            logger.warning("inputs without a single <page> (not a MediaWiki pages export?): %s",
+                           pageless)
+        if len(pageless) < len(damaged):
+            logger.warning("inputs without their closing </mediawiki> (truncated?): %s",
+                           [p for p in damaged if p not in pageless])
         skipped = {k: v for k, v in statuses.items() if k not in (FILM, NOT_FILM)}
         skipped_examples = _examples(
             pages.filter(F.col("status").isNotNull() & ~F.col("status").isin(FILM, NOT_FILM))

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
-from spark_jobs.inputs import InputError, resolve_local
+from spark_jobs.inputs import InputError, resolve_hadoop, resolve_local
 from spark_jobs.parse_dump import DumpReadError, main, run
 from spark_jobs.publish import UnfinishedOutputError, read_manifest
 from spark_jobs.sample_dump import FOOTER, generate, header, page_xml
@@ -212,6 +212,33 @@ def test_missing_or_empty_input_fails_before_spark(tmp_path, capsys):
     with pytest.raises(InputError, match="empty"):
         resolve_local([str(tmp_path / "empty.xml")])
     assert main(["--dump", str(tmp_path / "empty.xml"), "--out", "o", "-p", "links.x=1"]) == 2
+
+
+def test_globs_leave_out_multistream_indexes_and_a_named_index_is_refused(spark, tmp_path, caplog):
+    """Wikimedia's folder holds the multistream index beside the pages; a glob such as
+    `*.bz2` matches both, and the index read as a dump cost a pass and gave no pages."""
+    names = ("enwiki-1-pages-articles-multistream.xml.bz2",
+             "enwiki-1-pages-articles-multistream-index.txt.bz2",
+             "enwiki-1-pages-articles-multistream-index1.txt-p1p41242.bz2", "my-dump.bin")
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    caplog.set_level("INFO", logger="spark_jobs.inputs")
+    picked = resolve_local([str(tmp_path / "*.bz2")])
+    assert [Path(d.path).name for d in picked] == [names[0]]
+    assert "left out 2 file(s)" in caplog.text and names[1] in caplog.text
+    for index in names[1:3]:
+        with pytest.raises(InputError, match="is a multistream index.*multistream.xml.bz2"):
+            resolve_local([str(tmp_path / index)])
+    with pytest.raises(InputError, match="matches no dump files, only .*index.txt.bz2"):
+        resolve_local([str(tmp_path / "*index*")])
+    # Named outright, a file is read whatever its name; a folder keeps its dump files.
+    assert [Path(d.path).name for d in resolve_local([str(tmp_path / "my-dump.bin")])] == [names[3]]
+    assert [Path(d.path).name for d in resolve_local([str(tmp_path)])] == [names[0]]
+    # The same through Hadoop's FileSystem API (hdfs://, s3a://; here file://).
+    picked = resolve_hadoop(spark, [f"file://{tmp_path}/*.bz2"])
+    assert [Path(d.path).name for d in picked] == [names[0]]
+    with pytest.raises(InputError, match="is a multistream index"):
+        resolve_hadoop(spark, [f"file://{tmp_path}/{names[1]}"])
 
 
 def test_folder_without_manifest_is_refused(tmp_path):
