@@ -241,6 +241,17 @@ def test_globs_leave_out_multistream_indexes_and_a_named_index_is_refused(spark,
         resolve_hadoop(spark, [f"file://{tmp_path}/{names[1]}"])
 
 
+def test_an_input_without_pages_is_named_apart_from_truncated_ones(spark, tmp_path, caplog):
+    good = write_dump(tmp_path / "good.xml.bz2", [("P1", 0, 1, "text"), ("P2", 0, 2, "text")])
+    offsets = tmp_path / "offsets.bz2"  # a file of the dump's folder that holds no pages
+    offsets.write_bytes(bz2.compress(b"600:1:P1\n600:2:P2\n"))
+    caplog.set_level("WARNING", logger="spark_jobs.parse_dump")
+    manifest = job(spark, [good, offsets], tmp_path / "t")
+    assert manifest["pages"]["read"] == 2
+    assert f"without a single <page> (not a MediaWiki pages export?): ['{offsets}']" in caplog.text
+    assert "truncated?" not in caplog.text
+
+
 def test_folder_without_manifest_is_refused(tmp_path):
     (tmp_path / "films").mkdir()
     with pytest.raises(UnfinishedOutputError, match="no manifest.json"):
