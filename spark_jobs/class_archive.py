@@ -5,7 +5,7 @@ Spark's jars. Java 17 can write the classes a JVM loaded to an archive when it e
 (`-XX:ArchiveClassesAtExit`) and map them at the start of later JVMs
 (`-XX:SharedArchiveFile`). Measured on this project's 2-core machine (337 MB-XML dump, three
 interleaved pairs, whole command): 44.1 / 49.2 / 41.8 s with the archive against 55.1 / 60.5 /
-55.9 s without (README "Benchmarks -> Ingestion").
+55.9 s without (bench/ingest-history.md).
 
 spark.class_archive = "auto": the first local job that starts a JVM writes the archive when
 it ends (~20 s more, once; ~150-200 MB under spark.class_archive_dir), later jobs map it.
