@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     # The same ratios round by round: a round's runs are minutes apart, so its ratio is less
     # exposed to the machine's drift than one of two best runs taken from different rounds.
     by_round = {
-        name: [round(d["seconds"] / n["seconds"], 2) for n, d in zip(runs[num], runs[den], strict=True)]
+        name: [round(d["seconds"] / n["seconds"], 2)
+               for n, d in zip(runs[num], runs[den], strict=True)]
         for name, num, den in (("job_vs_bare_read", "job_auto_2", "bare_read_hadoop_2"),
                                ("job_vs_bare_read_same_reader", "job_auto_2",
                                 "bare_read_streams_2"),
@@ -291,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     write_result(args.result, {
         "dump": {"path": str(dump), "bz2_bytes": dump.stat().st_size, "xml_bytes": xml_bytes},
         "repeat": args.repeat, "two_cores": two, "one_core": one, "classic": old, "ratios": ratios,
-        "ratios_by_round": by_round, "targets": {"job_vs_bare_read": 0.8, "job_vs_classic": 10, "two_cores_vs_one": 1.8},
+        "ratios_by_round": by_round,
+        "targets": {"job_vs_bare_read": 0.8, "job_vs_classic": 10, "two_cores_vs_one": 1.8},
     }, pyspark=pyspark.__version__, mwparserfromhell=mwparserfromhell.__version__)
     return 0
 
