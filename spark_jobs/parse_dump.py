@@ -81,6 +81,16 @@ def _examples(df, status_col: str, limit: int) -> dict[str, list[dict]]:
     return out
 
 
+@contextlib.contextmanager
+def _job_description_cleared(spark):
+    """The steps name their jobs (setJobDescription); a session used after the job is not
+    left with the last step's name on its jobs."""
+    try:
+        yield
+    finally:
+        spark.sparkContext.setJobDescription(None)
+
+
 def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     """The whole job: read `dumps`, write the tables to `out`, return the manifest."""
     from concurrent.futures import ThreadPoolExecutor
@@ -108,8 +118,10 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
         timings_key = name.split(":")[0]
         timings[timings_key] = time.monotonic()
         logger.info("Step %d/4: %s", number, name)
+        # Names the step's jobs in Spark's UI and event log (bench/event_log.py).
+        spark.sparkContext.setJobDescription(f"step {number}/4: {timings_key}")
 
-    with progress:
+    with progress, _job_description_cleared(spark):
         # 1. One pass over the compressed dump: every page looked at, film candidates parsed
         # where their text is (pages.py); the small page rows are kept for the steps below.
         step(1, "read: decompress the dump, look at every page, parse the film candidates")
@@ -229,6 +241,7 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             ).sortWithinPartitions("film_a", "film_b")
 
         def write_table(name: str) -> dict:
+            spark.sparkContext.setJobDescription(f"write {name}")  # this thread's jobs
             df = tables[name]
             # Rows counted as they pass to the writer (no second job reading the files).
             observed = Observation(f"{name}_rows")

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from conf import Config, read_properties, resolve_conf_path
 
@@ -23,13 +24,23 @@ C1_ONLY = "-XX:TieredStopAtLevel=1"
 
 def local_properties(cfg: Config, java_options: Sequence[str] = ()) -> dict[str, str]:
     """The Spark properties of a local-mode session: spark.properties_file's, with
-    `java_options` (spark.jit's C1_ONLY, the class archive's) added to the driver's."""
+    `java_options` (spark.jit's C1_ONLY, the class archive's) added to the driver's, and the
+    event log's when spark.event_log_dir is set."""
     properties: dict[str, str] = {}
     if cfg["spark"]["properties_file"]:
         properties = read_properties(resolve_conf_path(cfg["spark"]["properties_file"]))
     if java_options:
         key = "spark.driver.extraJavaOptions"
         properties[key] = " ".join(filter(None, [properties.get(key, ""), *java_options]))
+    if cfg["spark"]["event_log_dir"]:
+        folder = Path(cfg["spark"]["event_log_dir"]).expanduser().resolve()
+        folder.mkdir(parents=True, exist_ok=True)  # Spark refuses to start without it
+        # One uncompressed file per application, so that bench/event_log.py (stdlib only)
+        # reads it: Spark 4 otherwise rolls it over several zstd-compressed files.
+        properties.update({
+            "spark.eventLog.enabled": "true", "spark.eventLog.dir": folder.as_uri(),
+            "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false",
+        })
     return properties
 
 

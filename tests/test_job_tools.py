@@ -1,0 +1,103 @@
+"""The job's measuring aids: stage progress (spark_jobs/progress.py), the event-log setting
+(spark.event_log_dir) and its summary (bench/event_log.py). No Spark session: a stand-in
+status tracker, and an event log with the events and fields Spark 4 writes."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from bench.event_log import main as event_log_main
+from bench.event_log import read_summary, report
+from conf import load_config
+from spark_jobs.progress import StageProgress
+from spark_jobs.session import local_properties
+
+
+class Tracker:
+    """Spark's status tracker as the progress thread sees it, set by the test."""
+
+    def __init__(self) -> None:
+        self.stages: dict[int, tuple[int, int, int]] = {}  # id -> tasks, done, running
+
+    def getActiveStageIds(self):  # noqa: N802 - Spark's name
+        return list(self.stages)
+
+    def getStageInfo(self, stage_id):  # noqa: N802
+        tasks, done, running = self.stages[stage_id]
+        return SimpleNamespace(numTasks=tasks, numCompletedTasks=done, numActiveTasks=running)
+
+
+def test_a_late_stage_gets_its_own_eta_not_the_jobs_elapsed_time():
+    now = [0.0]
+    tracker = Tracker()
+    progress = StageProgress(SimpleNamespace(statusTracker=lambda: tracker), 10, "job",
+                             clock=lambda: now[0])
+    now[0] = 3600.0  # an hour in, the pairs' stage starts
+    tracker.stages = {42: (100, 0, 2)}
+    assert progress.poll() == ["job stage 42: 0/100 tasks done (2 running), stage 0 s, "
+                               "job 3600 s, ETA ?"]
+    now[0] = 3660.0
+    tracker.stages = {42: (100, 25, 2)}
+    # 25 tasks in 60 s: 180 s for the other 75 (the job's hour would have said 10,980 s).
+    assert progress.poll() == ["job stage 42: 25/100 tasks done (2 running), stage 60 s, "
+                               "job 3660 s, ETA 180 s"]
+
+
+def test_event_log_setting_writes_one_uncompressed_log_per_application(tmp_path):
+    cfg = load_config("test", [f'spark.event_log_dir="{tmp_path / "logs"}"'])
+    properties = local_properties(cfg)
+    assert properties["spark.eventLog.enabled"] == "true"
+    assert properties["spark.eventLog.dir"] == (tmp_path / "logs").as_uri()
+    assert (properties["spark.eventLog.compress"], properties["spark.eventLog.rolling.enabled"]) \
+        == ("false", "false")
+    assert (tmp_path / "logs").is_dir()  # Spark does not start without it
+    assert "spark.eventLog.enabled" not in local_properties(load_config("test"))
+
+
+def _events(tmp_path):
+    """Two queries: `read` (one job, two tasks of 4 s, 0-5 s) and `write films` (two jobs,
+    6-7 s and 8-10 s); nothing runs from 5 to 6 s and from 7 to 8 s."""
+    def job(job_id, execution, stage, start, end, tasks):
+        return [
+            {"Event": "SparkListenerJobStart", "Job ID": job_id, "Submission Time": start,
+             "Stage IDs": [stage], "Properties": {"spark.sql.execution.id": str(execution)}},
+            *({"Event": "SparkListenerTaskEnd", "Stage ID": stage,
+               "Task Info": {"Launch Time": a, "Finish Time": b}} for a, b in tasks),
+            {"Event": "SparkListenerJobEnd", "Job ID": job_id, "Completion Time": end},
+        ]
+    sql = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecution"
+    events = [
+        {"Event": "SparkListenerApplicationStart", "Timestamp": 0},
+        {"Event": sql + "Start", "executionId": 0, "description": "step 1/4: read", "time": 0},
+        *job(0, 0, 0, 0, 5000, [(500, 4500), (1000, 5000)]),
+        {"Event": sql + "End", "executionId": 0, "time": 5000},
+        {"Event": sql + "Start", "executionId": 1, "description": "write films", "time": 5500},
+        *job(1, 1, 1, 6000, 7000, [(6000, 7000)]),
+        *job(2, 1, 2, 8000, 10000, [(8000, 9500)]),
+        {"Event": sql + "End", "executionId": 1, "time": 10000},
+    ]
+    log = tmp_path / "local-1"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return log
+
+
+def test_event_log_summary_of_queries_jobs_task_seconds_and_idle_time(tmp_path, capsys):
+    summary = read_summary(_events(tmp_path))
+    assert [(q.description, q.jobs) for q in summary.queries] == [
+        ("step 1/4: read", [0]), ("write films", [1, 2])]
+    assert [summary.query_task_ms(q) for q in summary.queries] == [8000, 2500]
+    assert summary.idle_ms() == 2000
+    text = report(summary)
+    assert "     0.0    5.00     1    8.00  step 1/4: read" in text
+    assert "     5.5    4.50     2    2.50  write films" in text
+    assert text.endswith("2 queries, 3 jobs, 4 tasks, 10.5 task-s; 10.0 s from the first "
+                         "query's start to the last one's end, 2.0 s of it with no job running")
+    assert event_log_main([str(tmp_path)]) == 0  # a folder: its newest log
+    assert "write films" in capsys.readouterr().out
+
+
+def test_event_log_refuses_a_compressed_log_saying_how_to_write_one(tmp_path, capsys):
+    (tmp_path / "events_1_local-1.zstd").write_bytes(b"\x28\xb5\x2f\xfd\x00\x01")
+    assert event_log_main([str(tmp_path)]) == 2
+    assert "is compressed: write it with spark.event_log_dir" in capsys.readouterr().err
