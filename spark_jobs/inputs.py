@@ -18,6 +18,13 @@ _NOT_DUMP = re.compile(r"index|\.txt(?:\.bz2)?$|md5|sha1", re.I)
 # `...-multistream-index1.txt-p1p41242.bz2` (lines `offset:page_id:title`, no pages).
 _MULTISTREAM_INDEX = re.compile(r"-index\d*\.txt(?:-p\d+p\d+)?\.bz2$")
 
+# A pages-articles file of a Wikimedia dump run: the same pages come packed four ways (one
+# file or partitions, each plain or multistream), and a file may also sit there decompressed.
+_PAGES_ARTICLES = re.compile(
+    r"^(?P<run>[a-z0-9_]+-(?:\d{8}|latest))-pages-articles(?P<multi>-multistream)?"
+    r"(?P<part>\d+)?\.xml(?P<range>-p\d+p\d+)?(?:\.bz2)?$"
+)
+
 logger = logging.getLogger(__name__)
 
 
@@ -142,4 +149,30 @@ def _unique(files: list[DumpFile]) -> list[DumpFile]:
     seen: dict[str, DumpFile] = {}
     for f in files:
         seen.setdefault(f.path, f)
-    return list(seen.values())
+    unique = list(seen.values())
+    _check_pages_not_given_twice(unique)
+    return unique
+
+
+def _check_pages_not_given_twice(files: list[DumpFile]) -> None:
+    """Fail when one dump run's pages are given in two packagings (a folder holding both the
+    multistream file and the partitions, or a file beside its decompressed copy): the job
+    would read every page twice (on the full dump, an hour or more) for the same tables."""
+    packings: dict[str, dict[tuple, str]] = {}  # run -> piece of a packing -> file name
+    for f in files:
+        name = f.path.rstrip("/").rsplit("/", 1)[-1]
+        m = _PAGES_ARTICLES.match(name)
+        if not m:
+            continue
+        packing = (bool(m["multi"]), m["part"] is not None)
+        piece = (packing, m["part"], m["range"])  # the same piece, compressed or not
+        seen = packings.setdefault(m["run"], {})
+        twice = seen.get(piece) or next(
+            (other for (p, *_), other in seen.items() if p != packing), None)
+        if twice:
+            raise InputError(
+                f"the pages of {m['run']} are given twice, as {twice} and as {name} (Wikimedia "
+                "packs the same pages as one file or as partitions, plain or multistream): "
+                "pass one packing, e.g. the ...-pages-articles-multistream.xml.bz2 alone"
+            )
+        seen[piece] = name

@@ -12,7 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
-from spark_jobs.inputs import InputError, resolve_hadoop, resolve_local
+from spark_jobs.inputs import (
+    DumpFile,
+    InputError,
+    _check_pages_not_given_twice,
+    resolve_hadoop,
+    resolve_local,
+)
 from spark_jobs.parse_dump import DumpReadError, main, run
 from spark_jobs.publish import UnfinishedOutputError, read_manifest
 from spark_jobs.sample_dump import FOOTER, generate, header, page_xml
@@ -239,6 +245,28 @@ def test_globs_leave_out_multistream_indexes_and_a_named_index_is_refused(spark,
     assert [Path(d.path).name for d in picked] == [names[0]]
     with pytest.raises(InputError, match="is a multistream index"):
         resolve_hadoop(spark, [f"file://{tmp_path}/{names[1]}"])
+
+
+@pytest.mark.parametrize("names", [
+    ("enwiki-20261101-pages-articles-multistream.xml.bz2",
+     "enwiki-20261101-pages-articles1.xml-p1p41242.bz2"),
+    ("enwiki-20261101-pages-articles.xml.bz2", "enwiki-20261101-pages-articles.xml"),
+    ("enwiki-20261101-pages-articles-multistream1.xml-p1p41242.bz2",
+     "enwiki-20261101-pages-articles1.xml-p1p41242.bz2"),
+])
+def test_the_same_pages_in_two_packings_are_refused(tmp_path, names):
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(InputError, match=r"pages of enwiki-20261101 are given twice.*pass one"):
+        resolve_local([str(tmp_path)])
+
+
+def test_one_packing_of_a_run_and_other_runs_are_read():
+    folder = [f"enwiki-20261101-pages-articles{n}.xml-p{a}p{b}.bz2"
+              for n, a, b in ((1, 1, 41242), (2, 41243, 151573))]
+    others = ["enwiki-20261001-pages-articles-multistream.xml.bz2",
+              "frwiki-20261101-pages-articles-multistream.xml.bz2"]
+    _check_pages_not_given_twice([DumpFile(f"/d/{n}", 1) for n in folder + others])
 
 
 def test_an_input_without_pages_is_named_apart_from_truncated_ones(spark, tmp_path, caplog):
