@@ -111,7 +111,7 @@ def resolve_local(paths: list[str]) -> list[DumpFile]:
                 if os.path.getsize(path) == 0:
                     raise InputError(f"dump is empty: {path} (re-download it)")
                 files.append(DumpFile(os.path.abspath(path), os.path.getsize(path)))
-    return _unique(files)
+    return _checked_unique(files)
 
 
 def resolve_hadoop(spark, paths: list[str]) -> list[DumpFile]:
@@ -142,10 +142,11 @@ def resolve_hadoop(spark, paths: list[str]) -> list[DumpFile]:
                 files.append(DumpFile(status.getPath().toString(), status.getLen()))
     if not files:
         raise InputError(f"no dump files found in {', '.join(paths)}")
-    return _unique(files)
+    return _checked_unique(files)
 
 
-def _unique(files: list[DumpFile]) -> list[DumpFile]:
+def _checked_unique(files: list[DumpFile]) -> list[DumpFile]:
+    """`files` without repeats (a path matched by two globs), none holding pages twice."""
     seen: dict[str, DumpFile] = {}
     for f in files:
         seen.setdefault(f.path, f)
@@ -160,7 +161,7 @@ def _check_pages_not_given_twice(files: list[DumpFile]) -> None:
     would read every page twice (on the full dump, an hour or more) for the same tables."""
     packings: dict[str, dict[tuple, str]] = {}  # run -> piece of a packing -> file name
     for f in files:
-        name = f.path.rstrip("/").rsplit("/", 1)[-1]
+        name = os.path.basename(f.path)
         m = _PAGES_ARTICLES.match(name)
         if not m:
             continue
