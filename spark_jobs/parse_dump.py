@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from conf import Config, ConfigError, load_config
 from conf.version import code_version
 from spark_jobs.inputs import DumpFile, InputError, is_local, resolve_hadoop, resolve_local
+from spark_jobs.publish import OutputBusyError, OutputPublisher
 
 logger = logging.getLogger("spark_jobs.parse_dump")
 
@@ -92,7 +93,16 @@ def _job_description_cleared(spark):
 
 
 def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
-    """The whole job: read `dumps`, write the tables to `out`, return the manifest."""
+    """The whole job: read `dumps`, write the tables to `out`, return the manifest.
+
+    `out` is claimed for the whole run (publish.py): a second run started on the same `out`
+    while this one reads the dump fails at once instead of deleting this one's tables."""
+    publisher = OutputPublisher(spark, out)
+    with publisher.claimed():
+        return _run(spark, cfg, dumps, publisher)
+
+
+def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from pyspark import StorageLevel
@@ -102,7 +112,7 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     from spark_jobs import extract, transforms
     from spark_jobs.pages import FILM_COLUMNS, PageSettings
     from spark_jobs.progress import StageProgress
-    from spark_jobs.publish import SCHEMA_VERSION, TABLES_KIND, OutputPublisher
+    from spark_jobs.publish import SCHEMA_VERSION, TABLES_KIND
     from spark_jobs.session import apply_job_settings
     from spark_jobs.wikitext import FILM, NOT_FILM
 
@@ -110,8 +120,6 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     ingest, link_cfg, pair_cfg = cfg["ingest"], cfg["links"], cfg["pairs"]
     timings: dict[str, float] = {}
     started = time.monotonic()
-    publisher = OutputPublisher(spark, out)
-    publisher.remove_stale_staging()
     progress = StageProgress(spark.sparkContext, cfg["spark"]["progress_interval_s"], "parse_dump")
 
     def step(number: int, name: str) -> None:
@@ -251,16 +259,12 @@ def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
             logger.info("wrote %s: %d rows", name, rows)
             return {"path": name, "rows": rows, "columns": [f.name for f in df.schema.fields]}
 
-        try:
-            # The writes are independent small jobs whose time is mostly the driver planning
-            # them: in threads, one's tasks run while the next is planned (337 MB-XML dump,
-            # three interleaved pairs: 6.1-6.4 s against 7.7-8.4 s serial). The pool is left
-            # only when every write has ended, so abort() never races a writer.
-            with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
-                counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
-        except BaseException:
-            publisher.abort()
-            raise
+        # The writes are independent small jobs whose time is mostly the driver planning
+        # them: in threads, one's tasks run while the next is planned (337 MB-XML dump,
+        # three interleaved pairs: 6.1-6.4 s against 7.7-8.4 s serial). The pool is left
+        # only when every write has ended, so a failed run's abort() never races a writer.
+        with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
+            counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
         timings["write"] = time.monotonic() - timings["write"]
 
     timings["total"] = time.monotonic() - started
@@ -391,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             dumps += resolve_hadoop(spark, remote) if remote else []
             out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
             run(spark, cfg, dumps, out)
-    except (ConfigError, InputError, DumpReadError, OSError) as e:
+    except (ConfigError, InputError, DumpReadError, OutputBusyError, OSError) as e:
         print(f"parse_dump: error: {e}", file=sys.stderr)
         return 2
     return 0

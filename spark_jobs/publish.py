@@ -2,13 +2,26 @@
 
 Works on any Hadoop file system (local, hdfs://, s3a://) through the JVM's FileSystem API.
 A folder without `manifest.json` is an unfinished write: `read_manifest` refuses it.
+
+A run claims its output folder while it works: beside its staging folder
+`<out>.__writing-<id>` it keeps `<out>.__writing-<id>.alive` (host, pid, start), rewritten
+every HEARTBEAT_S seconds. A later run removes the staging folders of runs that died (no
+claim, a claim older than STALE_AFTER_S, or one from a process of this host that has ended),
+and refuses to start beside a run that is alive: its cleanup would delete that run's tables
+halfway through its write (an hour or more into a full-dump job).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 
 from conf.manifest import MANIFEST, TABLES_KIND
 from conf.manifest import TABLES_SCHEMA_VERSION as SCHEMA_VERSION
@@ -18,9 +31,29 @@ logger = logging.getLogger(__name__)
 
 PRODUCE_TABLES = "run `python -m spark_jobs.parse_dump` to produce it"
 
+HEARTBEAT_S = 30.0
+# Generous against clock differences between a cluster's driver and its file system's
+# servers, and against a driver paused by garbage collection.
+STALE_AFTER_S = 600.0
+CLAIM_SUFFIX = ".alive"
+
 
 class UnfinishedOutputError(RuntimeError):
     """A folder that has no (valid) manifest: a write that did not finish."""
+
+
+class OutputBusyError(RuntimeError):
+    """Another run, still alive, is writing the same output folder."""
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 class OutputPublisher:
@@ -43,17 +76,88 @@ class OutputPublisher:
     def exists(self, path: str) -> bool:
         return self._fs.exists(self._path(path))
 
-    def remove_stale_staging(self) -> None:
-        """Delete `<out>.__writing-*` left by killed runs (never read: they lack a manifest)."""
+    @contextlib.contextmanager
+    def claimed(self, heartbeat_s: float = HEARTBEAT_S,
+                stale_after_s: float = STALE_AFTER_S) -> Iterator[OutputPublisher]:
+        """The block writes and commits this run's output: other runs' leftovers are removed
+        first (OutputBusyError if one is alive), the claim is kept fresh while the block runs,
+        and what the block wrote is removed if it fails (or is interrupted)."""
+        self._remove_leftovers(stale_after_s)
+        claim = f"{self.staging}{CLAIM_SUFFIX}"
+        owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                            "started": time.time(), "run_id": self.run_id})
+        self.write_text(claim, owner)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(heartbeat_s):
+                try:
+                    self.write_text(claim, owner)
+                except Exception as e:  # noqa: BLE001 - a missed beat must not end the run
+                    logger.warning("could not renew the output claim %s: %s", claim, e)
+
+        heart = threading.Thread(target=beat, name="output-claim", daemon=True)
+        heart.start()
+        try:
+            yield self
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            stop.set()
+            heart.join()
+            self._fs.delete(self._path(claim), False)
+
+    def _remove_leftovers(self, stale_after_s: float) -> None:
+        """Delete the staging folders, set-aside outputs and claims of runs that died (their
+        folders lack a manifest: never read); OutputBusyError, before deleting anything,
+        when a run writing `<out>` is alive (still reading the dump, or writing)."""
         parent = self._path(self.final).getParent()
         name = self._path(self.final).getName()
         if parent is None or not self._fs.exists(parent):
             return
-        for status in self._fs.listStatus(parent):
-            other = status.getPath().getName()
-            if other.startswith(f"{name}.__writing-") or other.startswith(f"{name}.__old-"):
-                logger.warning("removing unfinished output of an earlier run: %s", status.getPath())
-                self._fs.delete(status.getPath(), True)
+        entries = {status.getPath().getName(): status for status in self._fs.listStatus(parent)}
+        prefixes = (f"{name}.__writing-", f"{name}.__old-")
+        runs = {other[len(prefix):].removesuffix(CLAIM_SUFFIX)
+                for other in entries for prefix in prefixes if other.startswith(prefix)}
+        claims = {run: f"{name}.__writing-{run}{CLAIM_SUFFIX}" for run in runs}
+        for run in sorted(runs):
+            if claims[run] in entries:
+                self._check_claim_dead(entries[claims[run]], stale_after_s)
+        for run in sorted(runs):
+            for leftover in (f"{name}.__writing-{run}", f"{name}.__old-{run}", claims[run]):
+                if leftover in entries:
+                    logger.warning("removing what an earlier run left unfinished: %s",
+                                   entries[leftover].getPath())
+                    self._fs.delete(entries[leftover].getPath(), True)
+
+    def _check_claim_dead(self, status, stale_after_s: float) -> None:
+        """OutputBusyError unless the run behind this claim has ended."""
+        age = time.time() - status.getModificationTime() / 1000
+        try:
+            owner = json.loads(self.read_text(status.getPath().toString()))
+        except Exception:  # noqa: BLE001 - an unreadable claim: judged by its age alone
+            owner = {}
+        pid = owner.get("pid")
+        ended = (owner.get("host") == socket.gethostname() and isinstance(pid, int) and pid > 0
+                 and not _process_alive(pid))
+        if age > stale_after_s or ended:
+            return
+        started = owner.get("started")
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
+        raise OutputBusyError(
+            f"another run is writing {self.final}: process {owner.get('pid', '?')} on "
+            f"{owner.get('host', '?')}, started {since}, its claim renewed {age:.0f} s ago "
+            f"({status.getPath()}). Wait for it to finish or stop it, or write elsewhere; a "
+            f"claim not renewed for {stale_after_s:.0f} s is taken to be a dead run's"
+        )
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs.open(self._path(path))
+        try:  # commons-io ships with Spark
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode()
+        finally:
+            stream.close()
 
     def write_text(self, path: str, text: str) -> None:
         stream = self._fs.create(self._path(path), True)
@@ -62,7 +166,7 @@ class OutputPublisher:
         finally:
             stream.close()
 
-    def commit(self, manifest: dict) -> None:
+    def commit(self, manifest: dict) -> None:  # inside claimed()
         """Write the manifest into the staging folder, then replace `out` with it."""
         self.write_text(f"{self.staging}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
         old = f"{self.final}.__old-{self.run_id}"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import bz2
 import json
+import os
 import random
+import socket
 import string
+import subprocess
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,7 +24,13 @@ from spark_jobs.inputs import (
     resolve_local,
 )
 from spark_jobs.parse_dump import DumpReadError, main, run
-from spark_jobs.publish import UnfinishedOutputError, read_manifest
+from spark_jobs.publish import (
+    CLAIM_SUFFIX,
+    OutputBusyError,
+    OutputPublisher,
+    UnfinishedOutputError,
+    read_manifest,
+)
 from spark_jobs.sample_dump import FOOTER, generate, header, page_xml
 from tests.conftest import write_dump
 
@@ -278,6 +288,63 @@ def test_an_input_without_pages_is_named_apart_from_truncated_ones(spark, tmp_pa
     assert manifest["pages"]["read"] == 2
     assert f"without a single <page> (not a MediaWiki pages export?): ['{offsets}']" in caplog.text
     assert "truncated?" not in caplog.text
+
+
+def _leftover(parent: Path, run_id: str, host: str, pid: int, age_s: float = 0.0) -> Path:
+    """What a run writing `parent/tables` leaves beside it: staging folder and claim."""
+    staging = parent / f"tables.__writing-{run_id}"
+    (staging / "films").mkdir(parents=True)
+    (staging / "films" / "part-0.parquet").write_bytes(b"half-written")
+    claim = parent / f"tables.__writing-{run_id}{CLAIM_SUFFIX}"
+    claim.write_text(json.dumps({"host": host, "pid": pid, "started": time.time() - age_s}))
+    os.utime(claim, (time.time() - age_s,) * 2)
+    return staging
+
+
+def test_a_run_refuses_an_output_that_a_live_run_is_writing(spark, tmp_path):
+    """Its cleanup of dead runs' leftovers would otherwise delete the live run's tables."""
+    (tmp_path / "in").mkdir()
+    dump = write_dump(tmp_path / "in" / "hand.xml.bz2", HAND_PAGES)
+    out = tmp_path / "out"
+    here = _leftover(out, "alive-here", socket.gethostname(), os.getpid())  # this process
+    with pytest.raises(OutputBusyError, match=rf"process {os.getpid()} on .*Wait for it"):
+        job(spark, [dump], out / "tables")
+    assert (here / "films" / "part-0.parquet").exists()
+    here.rename(out / "moved")
+    (out / f"{here.name}{CLAIM_SUFFIX}").unlink()
+    elsewhere = _leftover(out, "alive-there", "another-host", 1, age_s=60)  # renewed 60 s ago
+    with pytest.raises(OutputBusyError, match="another-host, started .* renewed 60 s ago"):
+        job(spark, [dump], out / "tables")
+    assert elsewhere.exists() and not (out / "tables").exists()
+
+
+def test_dead_runs_leftovers_are_removed_and_a_run_leaves_no_claim(spark, tmp_path):
+    (tmp_path / "in").mkdir()
+    dump = write_dump(tmp_path / "in" / "hand.xml.bz2", HAND_PAGES)
+    out = tmp_path / "out"
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    _leftover(out, "ended-here", socket.gethostname(), ended.pid)  # its process has ended
+    _leftover(out, "silent-there", "another-host", 1, age_s=3600)  # not renewed for an hour
+    (out / "tables.__old-silent-there").mkdir()  # a commit cut short
+    manifest = job(spark, [dump], out / "tables")
+    assert sorted(p.name for p in out.iterdir()) == ["tables"]
+    assert read_manifest(str(out / "tables"))["id"] == manifest["id"]
+
+
+def test_the_claim_is_renewed_while_a_run_works_and_removed_when_it_fails(spark, tmp_path):
+    publisher = OutputPublisher(spark, str(tmp_path / "tables"))
+    claim = tmp_path / f"tables.__writing-{publisher.run_id}{CLAIM_SUFFIX}"
+    with pytest.raises(RuntimeError, match="stage failed"), publisher.claimed(heartbeat_s=0.05):
+        first = claim.stat().st_mtime_ns
+        assert json.loads(claim.read_text())["pid"] == os.getpid()
+        spark.range(3).write.parquet(publisher.table_path("films"))
+        deadline = time.monotonic() + 10
+        while claim.stat().st_mtime_ns == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert claim.stat().st_mtime_ns > first
+        raise RuntimeError("stage failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # staging and claim removed
 
 
 def test_folder_without_manifest_is_refused(tmp_path):
