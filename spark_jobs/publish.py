@@ -8,11 +8,11 @@ A run claims its output folder while it works: beside its staging folder
 every HEARTBEAT_S seconds. A later run removes the staging folders of runs that died (no
 claim, a claim older than STALE_AFTER_S, or one from a process of this host that has ended),
 and refuses to start beside a run that is alive: its cleanup would delete that run's tables
-halfway through its write (an hour or more into a full-dump job), and that run would then
-publish, with a manifest, the tables it wrote after the deletion (seen: an old-code run whose
-staging was removed during its film_pairs write still ended "published", exit 0). Two runs
-started at the same moment can both pass the check: a guard against the usual mistake, not
-a lock (Hadoop file systems have no portable one).
+halfway through its write (an hour or more into a full-dump job). Seen with the code before
+the claim, a second run started during the first's writes: once the first failed in a table
+write (a Java traceback), once it went on to publish "successfully" (exit 0) from a staging
+folder emptied under it. Two runs started at the same moment can both pass the check: a
+guard against the usual mistake, not a lock (Hadoop file systems have no portable one).
 """
 
 from __future__ import annotations
