@@ -105,12 +105,22 @@ class OutputPublisher:
         try:
             yield self
         except BaseException:
-            self.abort()
+            # Best effort: a failed cleanup (the JVM gone with the run) must not hide why the
+            # run failed; whatever stays is a dead run's leftover for the next run to remove.
+            self._best_effort("remove the unfinished output", self.abort)
             raise
         finally:
             stop.set()
             heart.join()
-            self._fs.delete(self._path(claim), False)
+            self._best_effort(f"remove the output claim {claim}",
+                              lambda: self._fs.delete(self._path(claim), False))
+
+    @staticmethod
+    def _best_effort(what: str, action) -> None:
+        try:
+            action()
+        except Exception as e:  # noqa: BLE001 - logged; the caller's outcome stands
+            logger.warning("could not %s: %s", what, e)
 
     def _remove_leftovers(self, stale_after_s: float) -> None:
         """Delete the staging folders, set-aside outputs and claims of runs that died (their

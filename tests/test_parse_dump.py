@@ -347,6 +347,18 @@ def test_the_claim_is_renewed_while_a_run_works_and_removed_when_it_fails(spark,
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # staging and claim removed
 
 
+def test_a_failed_cleanup_does_not_hide_why_the_run_failed(spark, tmp_path, monkeypatch, caplog):
+    publisher = OutputPublisher(spark, str(tmp_path / "tables"))
+
+    def jvm_gone():
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(publisher, "abort", jvm_gone)
+    with pytest.raises(RuntimeError, match="stage failed"), publisher.claimed():
+        raise RuntimeError("stage failed")
+    assert "could not remove the unfinished output: connection refused" in caplog.text
+
+
 def test_folder_without_manifest_is_refused(tmp_path):
     (tmp_path / "films").mkdir()
     with pytest.raises(UnfinishedOutputError, match="no manifest.json"):
