@@ -111,7 +111,7 @@ class OutputPublisher:
             raise
         finally:
             stop.set()
-            heart.join()
+            heart.join(timeout=30)  # a daemon: a renewal stuck in a hung JVM does not hold us
             self._best_effort(f"remove the output claim {claim}",
                               lambda: self._fs.delete(self._path(claim), False))
 
