@@ -151,14 +151,16 @@ def _checked_unique(files: list[DumpFile]) -> list[DumpFile]:
     for f in files:
         seen.setdefault(f.path, f)
     unique = list(seen.values())
-    _check_pages_not_given_twice(unique)
+    check_pages_not_given_twice(unique)
     return unique
 
 
-def _check_pages_not_given_twice(files: list[DumpFile]) -> None:
+def check_pages_not_given_twice(files: list[DumpFile]) -> None:
     """Fail when one dump run's pages are given in two packagings (a folder holding both the
-    multistream file and the partitions, or a file beside its decompressed copy): the job
-    would read every page twice (on the full dump, an hour or more) for the same tables."""
+    multistream file and the partitions, or a file beside its decompressed copy), or one file
+    twice under two file systems: the job would read every page twice (on the full dump, an
+    hour or more) for the same tables. Each resolver checks its files; parse_dump checks the
+    local and the Hadoop ones together."""
     packings: dict[str, dict[tuple, str]] = {}  # run -> piece of a packing -> file name
     for f in files:
         name = os.path.basename(f.path)

@@ -24,7 +24,14 @@ from urllib.parse import urlparse
 # the --py-files zip (make zip), which also reaches the executors.
 from conf import Config, ConfigError, load_config
 from conf.version import code_version
-from spark_jobs.inputs import DumpFile, InputError, is_local, resolve_hadoop, resolve_local
+from spark_jobs.inputs import (
+    DumpFile,
+    InputError,
+    check_pages_not_given_twice,
+    is_local,
+    resolve_hadoop,
+    resolve_local,
+)
 from spark_jobs.publish import OutputBusyError, OutputPublisher
 
 logger = logging.getLogger("spark_jobs.parse_dump")
@@ -392,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         remote = [p for p in args.dump if not is_local(p)]
         dumps = resolve_local(local)  # before Spark starts: a typo fails in a second
         with job_session(cfg, dumps, remote_inputs=bool(remote)) as spark:
-            dumps += resolve_hadoop(spark, remote) if remote else []
+            if remote:
+                dumps += resolve_hadoop(spark, remote)
+                check_pages_not_given_twice(dumps)  # a local and an hdfs:// copy, say
             out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
             run(spark, cfg, dumps, out)
     except (ConfigError, InputError, DumpReadError, OutputBusyError, OSError) as e:

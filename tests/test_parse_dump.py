@@ -19,7 +19,7 @@ from conf import load_config
 from spark_jobs.inputs import (
     DumpFile,
     InputError,
-    _check_pages_not_given_twice,
+    check_pages_not_given_twice,
     resolve_hadoop,
     resolve_local,
 )
@@ -271,12 +271,25 @@ def test_the_same_pages_in_two_packings_are_refused(tmp_path, names):
         resolve_local([str(tmp_path)])
 
 
+def test_a_local_and_a_remote_copy_of_the_same_pages_are_refused(spark, tmp_path, monkeypatch,
+                                                                  capsys):
+    name = "enwiki-20261101-pages-articles-multistream.xml.bz2"
+    local = write_dump(tmp_path / name, HAND_PAGES)
+    monkeypatch.setattr("spark_jobs.parse_dump.resolve_hadoop",
+                        lambda spark, paths: [DumpFile(f"hdfs://nn/dumps/{name}", 1)])
+    code = main(["--dump", str(local), f"hdfs://nn/dumps/{name}", "--out", str(tmp_path / "t"),
+                 "--config", "test"])
+    assert code == 2
+    assert "pages of enwiki-20261101 are given twice" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
+
+
 def test_one_packing_of_a_run_and_other_runs_are_read():
     folder = [f"enwiki-20261101-pages-articles{n}.xml-p{a}p{b}.bz2"
               for n, a, b in ((1, 1, 41242), (2, 41243, 151573))]
     others = ["enwiki-20261001-pages-articles-multistream.xml.bz2",
               "frwiki-20261101-pages-articles-multistream.xml.bz2"]
-    _check_pages_not_given_twice([DumpFile(f"/d/{n}", 1) for n in folder + others])
+    check_pages_not_given_twice([DumpFile(f"/d/{n}", 1) for n in folder + others])
 
 
 def test_an_input_without_pages_is_named_apart_from_truncated_ones(spark, tmp_path, caplog):
