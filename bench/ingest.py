@@ -196,6 +196,7 @@ def job_run(dump: Path, xml_bytes: int, cores: int, reader: str) -> dict:
         shutil.rmtree(tables, ignore_errors=True)
     return {"seconds": seconds, "session_s": session_s, "films": manifest["pages"]["films"],
             "pages": manifest["pages"]["read"], "steps_s": manifest["timings_s"],
+            "steps_jvm_cpu_s": manifest["jvm_cpu_s"],
             "c1_only_jvm": C1_ONLY in options, "class_archive": "SharedArchiveFile=" in options,
             "xml_mb_per_s": xml_bytes / 1e6 / seconds}
 

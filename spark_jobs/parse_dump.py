@@ -99,6 +99,25 @@ def _job_description_cleared(spark):
         spark.sparkContext.setJobDescription(None)
 
 
+def _jvm_cpu_clock(spark):
+    """A function giving the driver JVM's CPU seconds so far, or None where the JVM cannot
+    tell (steps after the read are CPU-bound: bench/ingest-history.md)."""
+    process = spark.sparkContext._jvm.java.lang.ProcessHandle.current()
+
+    def seconds() -> float | None:
+        try:
+            duration = process.info().totalCpuDuration()
+            return duration.get().toNanos() / 1e9 if duration.isPresent() else None
+        except Exception:  # noqa: BLE001 - a measurement, never a reason to fail the job
+            return None
+
+    return seconds
+
+
+def _spent(before: float | None, now: float | None) -> float | None:
+    return None if before is None or now is None else now - before
+
+
 def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     """The whole job: read `dumps`, write the tables to `out`, return the manifest.
 
@@ -126,12 +145,15 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
     apply_job_settings(spark, cfg)
     ingest, link_cfg, pair_cfg = cfg["ingest"], cfg["links"], cfg["pairs"]
     timings: dict[str, float] = {}
-    started = time.monotonic()
+    cpu: dict[str, float | None] = {}  # the JVM's CPU seconds at each step's start, then spent
+    jvm_cpu_s = _jvm_cpu_clock(spark)
+    started, cpu_started = time.monotonic(), jvm_cpu_s()
     progress = StageProgress(spark.sparkContext, cfg["spark"]["progress_interval_s"], "parse_dump")
 
     def step(number: int, name: str) -> None:
         timings_key = name.split(":")[0]
         timings[timings_key] = time.monotonic()
+        cpu[timings_key] = jvm_cpu_s()
         logger.info("Step %d/4: %s", number, name)
         # Names the step's jobs in Spark's UI and event log (bench/event_log.py).
         spark.sparkContext.setJobDescription(f"step {number}/4: {timings_key}")
@@ -205,6 +227,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         ).persist()
         n_films = film_pages.count()
         timings["read"] = time.monotonic() - timings["read"]
+        cpu["read"] = _spent(cpu["read"], jvm_cpu_s())
 
         # 2. Redirects: every article/category redirect, chains followed to the final page.
         step(2, "redirects: follow chains, break loops")
@@ -216,6 +239,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         redirects = resolved.filter(F.col("status") == "resolved")
         pages.unpersist()
         timings["redirects"] = time.monotonic() - timings["redirects"]
+        cpu["redirects"] = _spent(cpu["redirects"], jvm_cpu_s())
 
         # 3. Links: resolve, count, filter, number.
         step(3, "links: resolve redirects, count films per link, assign ids")
@@ -239,6 +263,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             transforms.resolve_infobox_names(film_pages, resolved), film_links, usable
         )
         timings["links"] = time.monotonic() - timings["links"]
+        cpu["links"] = _spent(cpu["links"], jvm_cpu_s())
 
         # 4. Pairs, then write every table aside and publish.
         step(4, "write: film pairs and all tables, then publish")
@@ -273,8 +298,10 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
             counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
         timings["write"] = time.monotonic() - timings["write"]
+        cpu["write"] = _spent(cpu["write"], jvm_cpu_s())
 
     timings["total"] = time.monotonic() - started
+    cpu["total"] = _spent(cpu_started, jvm_cpu_s())
     occurrences_total = sum(v[1] for v in via.values())
     manifest = {
         "kind": TABLES_KIND,
@@ -317,6 +344,10 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "stop_list_size": len(stop_list),
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        # CPU seconds of the driver's JVM per step: in local mode the tasks, the planning, code
+        # generation, JIT compiling and garbage collection together (not the Python workers
+        # of the read); on a cluster the driver's alone. None where the JVM cannot tell.
+        "jvm_cpu_s": {k: None if v is None else round(v, 3) for k, v in cpu.items()},
     }
     publisher.commit(manifest)
     for p in (film_pages, occurrences, links, film_links, resolved):

@@ -121,6 +121,11 @@ def test_hand_written_manifest_counts(hand_tables):
     assert manifest["redirects"]["loop"] == 2 and manifest["links"]["to_broken_redirects"] == 1
     assert manifest["tables"]["films"]["rows"] == 4
     assert manifest["inputs"][0]["complete"] is True and manifest["damaged_inputs"] == []
+    # The JVM's CPU seconds beside the wall seconds, step by step (local mode: tasks included).
+    cpu = manifest["jvm_cpu_s"]
+    assert cpu.keys() == manifest["timings_s"].keys()
+    assert all(v > 0 for v in cpu.values())
+    assert sum(v for k, v in cpu.items() if k != "total") <= cpu["total"]
 
 
 def test_bad_pages_are_counted_and_skipped(spark, tmp_path):
