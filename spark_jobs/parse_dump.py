@@ -158,6 +158,10 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         # Names the step's jobs in Spark's UI and event log (bench/event_log.py).
         spark.sparkContext.setJobDescription(f"step {number}/4: {timings_key}")
 
+    def step_ended(key: str) -> None:
+        timings[key] = time.monotonic() - timings[key]
+        cpu[key] = _spent(cpu[key], jvm_cpu_s())
+
     with progress, _job_description_cleared(spark):
         # 1. One pass over the compressed dump: every page looked at, film candidates parsed
         # where their text is (pages.py); the small page rows are kept for the steps below.
@@ -226,8 +230,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             transforms.film_rows(pages.select(*FILM_COLUMNS))
         ).persist()
         n_films = film_pages.count()
-        timings["read"] = time.monotonic() - timings["read"]
-        cpu["read"] = _spent(cpu["read"], jvm_cpu_s())
+        step_ended("read")
 
         # 2. Redirects: every article/category redirect, chains followed to the final page.
         step(2, "redirects: follow chains, break loops")
@@ -238,8 +241,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
                            resolved.groupBy("status").agg(F.count("*").alias("n")).collect()}
         redirects = resolved.filter(F.col("status") == "resolved")
         pages.unpersist()
-        timings["redirects"] = time.monotonic() - timings["redirects"]
-        cpu["redirects"] = _spent(cpu["redirects"], jvm_cpu_s())
+        step_ended("redirects")
 
         # 3. Links: resolve, count, filter, number.
         step(3, "links: resolve redirects, count films per link, assign ids")
@@ -262,8 +264,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         films = transforms.build_films(
             transforms.resolve_infobox_names(film_pages, resolved), film_links, usable
         )
-        timings["links"] = time.monotonic() - timings["links"]
-        cpu["links"] = _spent(cpu["links"], jvm_cpu_s())
+        step_ended("links")
 
         # 4. Pairs, then write every table aside and publish.
         step(4, "write: film pairs and all tables, then publish")
@@ -297,8 +298,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         # only when every write has ended, so a failed run's abort() never races a writer.
         with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
             counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
-        timings["write"] = time.monotonic() - timings["write"]
-        cpu["write"] = _spent(cpu["write"], jvm_cpu_s())
+        step_ended("write")
 
     timings["total"] = time.monotonic() - started
     cpu["total"] = _spent(cpu_started, jvm_cpu_s())
