@@ -77,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "train":
+            from trainer.tables import read_tables_manifest
+
+            # A missing or unfinished tables folder fails before TensorFlow's import (3-4 s,
+            # and on CPUs where oneDNN's custom operations are on, log lines on stderr that
+            # TF_CPP_MIN_LOG_LEVEL does not silence).
+            read_tables_manifest(args.tables)
             from trainer.train import run
 
             cfg = load_config(args.config, args.overrides)
