@@ -88,6 +88,35 @@ class FilmArticle:
             pieces.append(text.take(max(20, chars // (len(links) + 1))))
         return " ".join(pieces)
 
+    def _extent(self, film: Film) -> tuple[list[str], list[str], list[str]]:
+        """What a longer article adds: supporting cast, accolades and long-tail links.
+
+        Real film articles hold ~50-400 links (DESIGN.md): many short ones, a long tail of
+        long ones. The article's number of distinct links is drawn from a log-normal (median
+        ~95); what render() writes anyway is ~50, and the rest comes from here.
+        """
+        w, rng = self.world, self.rng
+        extra = int(min(400, max(45, rng.lognormvariate(4.55, 0.55)))) - 50
+        if extra <= 0:
+            return [], [], []
+        country_cast = [a for a in w._active(w.actors, film.country, film.year, 1)
+                        if a not in film.cast]
+        supporting = rng.sample(country_cast, k=min(len(country_cast), extra // 6, 24))
+        awards = rng.sample(w.awards, k=min(len(w.awards), extra // 12)) if extra >= 24 else []
+        n_tail = extra - len(supporting) - len(awards)
+        # A third of them on no other film (most of the real ~10^6 targets are on one or
+        # two), the rest drawn from the world's long tail by popularity: two thirds of those
+        # from the film's genre's part of it.
+        one_off = [w._unique(lambda: w._phrase("")) for _ in range(n_tail // 3)]
+        n_shared = n_tail - len(one_off)
+        genre = film.genres[0]
+        in_genre = rng.choices(w.genre_tail[genre], cum_weights=w.genre_tail_cum_weights[genre],
+                               k=n_shared * 2 // 3)
+        anywhere = rng.choices(w.tail, cum_weights=w.tail_cum_weights, k=n_shared - len(in_genre))
+        tail = list(dict.fromkeys(in_genre + anywhere + one_off))
+        rng.shuffle(tail)
+        return supporting, awards, tail
+
     def render(self, film: Film, index: int) -> str:
         w, rng = self.world, self.rng
         country, adjective, language = COUNTRIES[film.country]
@@ -105,6 +134,12 @@ class FilmArticle:
         general = [t for i, t in enumerate(w.general) if rng.random() < 0.9 / (1 + i) ** 0.55][:n_general]
         noise = rng.sample(w.general[len(w.general) // 2 :], k=4)
         franchise = w.franchises[film.franchise] if film.franchise is not None else None
+        supporting, awards, tail = self._extent(film)
+        # Tail links per section; each brings ~130 characters of prose, as real articles
+        # have 105-185 bytes of wikitext a link (README, "Film-page parse").
+        q = [len(tail) * k // 4 for k in range(5)]
+        plot_tail, production_tail, release_tail, legacy_tail = (
+            tail[q[k]:q[k + 1]] for k in range(4))
 
         parts: list[str] = []
         if rng.random() < 0.6:
@@ -135,16 +170,20 @@ class FilmArticle:
             f"'''''{film.title.split(' (')[0]}''''' is a {film.year} {adjective} "
             + self.prose(400, lead_links)
         )
-        parts.append("== Plot ==\n" + self.prose(rng.randint(1500, 5000), topics[:4] + era[:1]))
+        parts.append("== Plot ==\n" + self.prose(
+            rng.randint(1500, 5000) + 130 * len(plot_tail), topics[:4] + era[:1] + plot_tail))
         caption_target = rng.choice(film.cast)
         parts.append(
             f"[[File:{film.title.split(' (')[0]} still.jpg|thumb|right|{self.link(caption_target)} "
             f"in a scene filmed near {self.link(era[1])}]]"
         )
-        parts.append("== Cast ==\n" + "".join(f"* {self.link(a)} as {w.text.take(15)}\n" for a in film.cast))
+        parts.append("== Cast ==\n" + "".join(f"* {self.link(a)} as {w.text.take(15)}\n"
+                                               for a in film.cast + supporting))
         ref = (f"<ref name=\"v{index}\">{{{{cite news |last={w.text.take(8)} |title={w.text.take(30)}"
                f" |work={self.link('Variety (magazine)', 'Variety')} |date={_MONTHS[month]} {film.year}}}}}</ref>")
-        parts.append("== Production ==\n" + self.prose(rng.randint(1500, 6000), topics[4:] + general[:3]) + ref)
+        parts.append("== Production ==\n" + self.prose(
+            rng.randint(1500, 6000) + 130 * len(production_tail),
+            topics[4:] + general[:3] + production_tail) + ref)
         parts.append("<!-- [[Hidden commented link]] --> <nowiki>[[Not a link]]</nowiki>")
         if franchise is not None:
             members = [w.films[i].title for i in franchise.films if w.films[i].title != film.title]
@@ -154,8 +193,18 @@ class FilmArticle:
         parts.append(
             "== Release ==\n{| class=\"wikitable\"\n|-\n! Award !! Category !! Result\n|-\n"
             f"| {self.link('Academy Awards')} || {self.link(era[2])} || Nominated\n|}}\n"
-            + self.prose(rng.randint(800, 3000), general[3:] + noise)
+            + self.prose(rng.randint(800, 3000) + 130 * len(release_tail),
+                         general[3:] + noise + release_tail)
         )
+        if legacy_tail:
+            parts.append("== Legacy ==\n" + self.prose(130 * len(legacy_tail), legacy_tail))
+        if awards:
+            parts.append(
+                "== Accolades ==\n{| class=\"wikitable sortable\"\n|-\n! Award !! Result\n"
+                + "".join(f"|-\n| {self.link(a)} || {rng.choice(['Won', 'Nominated'])}\n"
+                          for a in awards)
+                + "|}"
+            )
         parts.append(
             "== Reception ==\n" + self.prose(rng.randint(500, 2500), ["Rotten Tomatoes", "Roger Ebert"])
             + " &nbsp; {{Rotten Tomatoes prose|82|7.1|45}}"
@@ -247,6 +296,7 @@ def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
         + [t for ts in world.genre_topics.values() for t in ts]
         + [t for ts in world.era_topics.values() for t in ts]
         + [f.name for f in world.franchises] + [c for f in world.franchises for c in f.characters]
+        + world.awards + world.tail[: len(world.tail) // 4]
     ))
     for title in linked:
         titles_taken.add(title)

@@ -14,6 +14,7 @@ the parser is checked against.
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -70,12 +71,23 @@ GENERAL_LINKS = (
     "Golden Globe Awards", "DVD", "Blu-ray", "Home video", "Film score", "Principal photography",
     "Theatrical release", "Film festival", "Sequel", "Remake", "Soundtrack album", "AT&T",
 )
+# Awards ("Academy Award for Best Director"): links on a middling share of film articles,
+# in their accolades tables.
+_AWARD_BODIES = ("Academy", "Golden Globe", "BAFTA", "Saturn", "Critics' Choice Movie",
+                 "Independent Spirit", "Screen Actors Guild")
+_AWARD_CATEGORIES = ("Picture", "Director", "Actor", "Actress", "Supporting Actor",
+                     "Original Screenplay", "Cinematography", "Original Score", "Film Editing")
 # Infobox name as editors write it: (text, is this really a film infobox?)
 INFOBOX_VARIANTS = (
     "Infobox film", "Infobox film", "Infobox film", "Infobox film", "infobox film",
     "Infobox_film", " Infobox film", "Infobox  film", "Infobox movie", "Template:Infobox film",
     "Infobox Film",
 )
+
+
+def _zipf_cum_weights(n: int) -> list[float]:
+    """Cumulative weights for random.choices: popularity falling with rank (Zipf, s=1.05)."""
+    return list(itertools.accumulate(1.0 / (rank + 10) ** 1.05 for rank in range(n)))
 
 
 def _decade(year: int) -> int:
@@ -174,6 +186,19 @@ class World:
         self.general = list(GENERAL_LINKS) + [
             self._unique(lambda: self._phrase("")) for _ in range(300)
         ]
+        # The long tail of a film article's links (places, events, works, terms): a few of
+        # these on many films, most on one or two, as the ~10^6 distinct link targets of the
+        # real ~150k film articles. Each belongs to a genre (a war film's battles), so that
+        # the tail is topical, not noise. Only the more common ones have pages
+        # (sample_pages.plan_pages); the rest are red links, which real articles have too.
+        self.tail = [self._unique(lambda: self._phrase("")) for _ in range(6 * n_films + 200)]
+        self.tail_cum_weights = _zipf_cum_weights(len(self.tail))
+        self.genre_tail = {g[0]: self.tail[k :: len(GENRES)] for k, g in enumerate(GENRES)}
+        self.genre_tail_cum_weights = {
+            genre: _zipf_cum_weights(len(pool)) for genre, pool in self.genre_tail.items()
+        }
+        self.awards = [f"{body} Award for Best {category}"
+                       for body in _AWARD_BODIES for category in _AWARD_CATEGORIES]
         self.franchises: list[Franchise] = []
         self.films: list[Film] = []
         self._make_films(n_films)

@@ -52,3 +52,22 @@ def test_realistic_mix_and_truth(tmp_path, sample_cfg):
                    "&lt;!--", "#REDIRECT", "<redirect title=", "<ns>10</ns>", "<ns>1</ns>",
                    "{| class=&quot;wikitable&quot;", "&amp;amp;"):
         assert needle in text, needle
+
+
+def test_film_articles_hold_as_many_links_as_real_ones(sample_cfg):
+    """DESIGN.md: ~50-400 links a film article, most targets on few films, a few on most."""
+    from collections import Counter
+
+    from spark_jobs.sample_pages import plan_pages
+    from spark_jobs.sample_world import World
+
+    n_films = 400
+    _, truth = plan_pages(World(n_films, 5), sample_cfg)
+    per_film = sorted(len(f["links"]) for f in truth.films.values())
+    assert per_film[0] >= 30 and per_film[-1] <= 420
+    assert 70 <= per_film[n_films // 2] <= 130  # the median
+    assert per_film[n_films * 95 // 100] >= 160  # a long tail of long articles
+    films_per_target = Counter(t for f in truth.films.values() for t in f["links"])
+    on_one = sum(1 for n in films_per_target.values() if n == 1)
+    assert on_one / len(films_per_target) > 0.5
+    assert sum(1 for n in films_per_target.values() if n >= n_films // 2) >= 3
