@@ -130,6 +130,7 @@ def _validate(cfg: Mapping[str, Any]) -> None:
         (cfg["links"]["max_redirect_hops"] >= 1, "links.max_redirect_hops must be >= 1"),
         (cfg["pairs"]["max_link_films"] >= 2, "pairs.max_link_films must be >= 2"),
         (cfg["pairs"]["min_shared"] >= 1, "pairs.min_shared must be >= 1"),
+        (cfg["pairs"]["max_pair_rows"] >= 0, "pairs.max_pair_rows must be >= 0 (0: no budget)"),
         (cfg["ingest"]["max_page_bytes"] > 0, "ingest.max_page_bytes must be > 0"),
         (cfg["ingest"]["parse_timeout_s"] > 0, "ingest.parse_timeout_s must be > 0"),
         (len(cfg["ingest"]["infobox_names"]) > 0, "ingest.infobox_names must not be empty"),

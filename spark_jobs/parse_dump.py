@@ -118,6 +118,25 @@ def _spent(before: float | None, now: float | None) -> float | None:
     return None if before is None or now is None else now - before
 
 
+def _pair_cap(links, pair_cfg):
+    """transforms.PairCap for the links table: the pair rows are counted before they are made
+    (one small job over the links' film counts), so a budget bounds the step on any dump."""
+    from spark_jobs import transforms
+
+    films_per_link = {r["film_count"]: r["count"]
+                      for r in links.groupBy("film_count").count().collect()}
+    cap = transforms.pair_cap(films_per_link, pair_cfg["max_link_films"], pair_cfg["max_pair_rows"])
+    if cap.lowered:
+        logger.warning(
+            "film_pairs: links on up to %d films would make more than pairs.max_pair_rows=%d "
+            "pair rows; using links on at most %d films (%d pair rows). Raise "
+            "pairs.max_pair_rows to use more", pair_cfg["max_link_films"],
+            pair_cfg["max_pair_rows"], cap.link_films_cap, cap.pair_rows)
+    logger.info("film_pairs: %d links on at most %d films, %d pair rows before aggregation",
+                cap.links_used, cap.link_films_cap, cap.pair_rows)
+    return cap
+
+
 def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     """The whole job: read `dumps`, write the tables to `out`, return the manifest.
 
@@ -276,9 +295,15 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "film_links": film_links.repartition("film_id").sortWithinPartitions("film_id", "link_id"),
             "redirects": redirects.select("source", "target", "hops").orderBy("source"),
         }
+        pairs: dict = {"enabled": pair_cfg["enabled"]}
         if pair_cfg["enabled"]:
+            cap = _pair_cap(links, pair_cfg)
+            pairs.update(max_link_films=pair_cfg["max_link_films"],
+                         max_pair_rows=pair_cfg["max_pair_rows"], link_films_cap=cap.link_films_cap,
+                         lowered_by_budget=cap.lowered, links_used=cap.links_used,
+                         pair_rows_before_aggregation=cap.pair_rows)
             tables["film_pairs"] = transforms.build_film_pairs(
-                film_links, links, n_films, pair_cfg["max_link_films"], pair_cfg["min_shared"]
+                film_links, links, n_films, cap.link_films_cap, pair_cfg["min_shared"]
             ).sortWithinPartitions("film_a", "film_b")
 
         def write_table(name: str) -> dict:
@@ -343,6 +368,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "min_film_count": link_cfg["min_film_count"],
             "stop_list_size": len(stop_list),
         },
+        "pairs": pairs,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         # CPU seconds of the driver's JVM per step: in local mode the tasks, the planning, code
         # generation, JIT compiling and garbage collection together (not the Python workers

@@ -8,6 +8,8 @@ links by film_count then title) so that a re-run gives the same tables.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -195,6 +197,32 @@ def build_films(film_pages: DataFrame, film_links: DataFrame, film_targets: Data
             F.coalesce("n_links_all", F.lit(0)).alias("n_links_all"),
         )
     )
+
+
+@dataclass(frozen=True)
+class PairCap:
+    """What build_film_pairs will be given: the links used and the pair rows they make."""
+
+    link_films_cap: int  # links on at most this many films make pairs
+    links_used: int
+    pair_rows: int  # before aggregation: sum of d*(d-1)/2 over the links used
+    lowered: bool  # the budget, not max_link_films, set the cap
+
+
+def pair_cap(films_per_link: Mapping[int, int], max_link_films: int, max_pair_rows: int) -> PairCap:
+    """The document-frequency cap for film_pairs, from the links' film counts (film_count ->
+    number of links): max_link_films, or lower where the links under it would make more than
+    max_pair_rows pair rows (0: no budget). Lowering drops the most-linked links first, those
+    that say least about a pair (lowest idf) and cost most."""
+    cap = links_used = rows = 0
+    for d in sorted(films_per_link):
+        if d > max_link_films:
+            break
+        more = films_per_link[d] * d * (d - 1) // 2
+        if max_pair_rows and rows + more > max_pair_rows:
+            return PairCap(max(cap, 1), links_used, rows, lowered=True)
+        cap, links_used, rows = d, links_used + films_per_link[d], rows + more
+    return PairCap(max_link_films, links_used, rows, lowered=False)
 
 
 def build_film_pairs(

@@ -111,6 +111,26 @@ def test_hand_written_pairs_and_redirects(hand_tables):
     assert redirects == {("Robot", "Robots"), ("Beta (movie)", "Beta")}
 
 
+def test_pair_rows_budget_lowers_the_cap(hand_tables, spark, tmp_path):
+    out, manifest = hand_tables
+    links = table(out, "links")
+    assert manifest["pairs"] == {
+        "enabled": True, "max_link_films": 1000, "max_pair_rows": 1_000_000_000,
+        "link_films_cap": 1000, "lowered_by_budget": False, "links_used": len(links),
+        "pair_rows_before_aggregation": sum(link["film_count"] * (link["film_count"] - 1) // 2
+                                            for link in links),
+    }
+    # Links on 2 films (Gamma, Beta) make 2 pair rows, those on 3 (Alpha, Ann Lee, the
+    # category) 9 more: a budget of 10 keeps only the first.
+    dump = write_dump(tmp_path / "hand.xml.bz2", HAND_PAGES)
+    budget = job(spark, [dump], tmp_path / "t", "links.min_film_count=2", "pairs.min_shared=1",
+                 "pairs.max_pair_rows=10")
+    assert budget["pairs"]["link_films_cap"] == 2 and budget["pairs"]["lowered_by_budget"]
+    assert budget["pairs"]["pair_rows_before_aggregation"] == 2
+    pairs = {(p["film_a"], p["film_b"]): p["shared"] for p in table(tmp_path / "t", "film_pairs")}
+    assert pairs == {(0, 1): 1, (0, 2): 1}  # Alpha-Beta through Gamma, Alpha-Gamma through Beta
+
+
 def test_hand_written_manifest_counts(hand_tables):
     out, manifest = hand_tables
     assert read_manifest(str(out))["id"] == manifest["id"]

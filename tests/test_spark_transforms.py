@@ -84,6 +84,18 @@ def test_film_pairs_cap_and_min_shared(spark):
     assert weight == pytest.approx(math.log(10 / 3) + math.log(10 / 2), rel=1e-6)
 
 
+def test_pair_cap_lowers_the_cap_to_fit_the_budget():
+    films_per_link = {2: 10, 5: 4, 50: 2, 900: 1, 5000: 3}  # film_count -> links
+    # 10 * 1 + 4 * 10 + 2 * 1,225 + 404,550 pair rows under the cap of 1,000.
+    cap, PairCap = transforms.pair_cap, transforms.PairCap
+    assert cap(films_per_link, 1000, 0) == PairCap(1000, 17, 407_050, False)
+    assert cap(films_per_link, 1000, 407_050).lowered is False
+    assert cap(films_per_link, 1000, 3000) == PairCap(50, 16, 2500, True)
+    assert cap(films_per_link, 10, 3000) == PairCap(10, 14, 50, False)
+    # Not even the rarest links fit: no pairs at all rather than a blown budget.
+    assert cap(films_per_link, 1000, 5) == PairCap(1, 0, 0, True)
+
+
 def test_infobox_names_follow_redirects_in_order(spark):
     names = {field: [] for field in LIST_FIELDS}
     # Eleven cast names: positions 10 and 11 must stay after 2 (ordered as numbers, not text).
