@@ -85,7 +85,7 @@ def classic(dump: Path, limit_bytes: int) -> dict:
 
     class Limited:
         def __init__(self) -> None:
-            self.f = bz2.open(dump, "rb")
+            self.f = bz2.open(dump, "rb")  # noqa: SIM115 - open while iterparse reads it
 
         def read(self, n: int) -> bytes:
             nonlocal consumed
@@ -103,8 +103,8 @@ def classic(dump: Path, limit_bytes: int) -> dict:
             pages += 1
             text = elem.findtext(f"{ns}revision/{ns}text") or ""
             code = mwparserfromhell.parse(text)
-            if any(str(t.name).strip().lower().replace("_", " ") in ("infobox film", "infobox movie")
-                   for t in code.filter_templates()):
+            names = (str(t.name).strip().lower().replace("_", " ") for t in code.filter_templates())
+            if any(name in ("infobox film", "infobox movie") for name in names):
                 films += 1
                 [str(link.title) for link in code.filter_wikilinks()]
             elem.clear()

@@ -75,6 +75,12 @@ def _file_key(path: str) -> str:
     return urlparse(path).path if path.startswith("file:") else path
 
 
+def _namespace_order(ns: str) -> tuple[bool, int]:
+    """Namespaces by number, "unknown" last."""
+    numeric = ns.lstrip("-").isdigit()
+    return (not numeric, int(ns) if numeric else 0)
+
+
 def _examples(df, status_col: str, limit: int) -> dict[str, list[dict]]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -208,7 +214,8 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         statuses: dict[str, int] = {}
         pages_read = redirect_pages = candidates = 0
         for r in page_stats:
-            f = per_file.setdefault(_file_key(r["file"]), {"pages": 0, "xml_bytes": 0, "complete": False})
+            f = per_file.setdefault(_file_key(r["file"]),
+                                    {"pages": 0, "xml_bytes": 0, "complete": False})
             f["xml_bytes"] += r["bytes"] or 0
             f["complete"] = f["complete"] or bool(r["trailer"])
             if not r["is_page"]:
@@ -292,7 +299,8 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             # no sampling job, unlike orderBy's range partitioning.
             "films": films.repartition(1).sortWithinPartitions("film_id"),
             "links": links.repartition(1).sortWithinPartitions("link_id"),
-            "film_links": film_links.repartition("film_id").sortWithinPartitions("film_id", "link_id"),
+            "film_links": film_links.repartition("film_id")
+            .sortWithinPartitions("film_id", "link_id"),
             "redirects": redirects.select("source", "target", "hops").orderBy("source"),
         }
         pairs: dict = {"enabled": pair_cfg["enabled"]}
@@ -348,8 +356,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         "tables": counts,
         "pages": {
             "read": pages_read,
-            "by_namespace": dict(sorted(by_ns.items(), key=lambda kv: (not kv[0].lstrip("-").isdigit(),
-                                                                      int(kv[0]) if kv[0].lstrip("-").isdigit() else 0))),
+            "by_namespace": dict(sorted(by_ns.items(), key=lambda kv: _namespace_order(kv[0]))),
             "redirects": redirect_pages,
             "film_candidates": candidates,
             "films": n_films,
@@ -357,7 +364,8 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "skipped": skipped,
             "skipped_examples": skipped_examples,
         },
-        "redirects": {"pages": redirect_pages, "article_and_category": sum(redirect_status.values()),
+        "redirects": {"pages": redirect_pages,
+                      "article_and_category": sum(redirect_status.values()),
                       **{s: redirect_status.get(s, 0) for s in ("resolved", "loop", "too_long")}},
         "links": {
             "occurrences": occurrences_total,
@@ -380,7 +388,8 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         p.unpersist()
     logger.info(
         "done in %.1f s: %d pages, %d films, %d links, %d film_links",
-        timings["total"], pages_read, n_films, counts["links"]["rows"], counts["film_links"]["rows"],
+        timings["total"], pages_read, n_films, counts["links"]["rows"],
+        counts["film_links"]["rows"],
     )
     return manifest
 

@@ -182,11 +182,11 @@ class OutputPublisher:
 
     def commit(self, manifest: dict) -> None:  # inside claimed()
         """Write the manifest into the staging folder, then replace `out` with it."""
-        self.write_text(f"{self.staging}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
+        self.write_text(f"{self.staging}/{MANIFEST}",
+                        json.dumps(manifest, indent=2, sort_keys=True))
         old = f"{self.final}.__old-{self.run_id}"
-        if self.exists(self.final):
-            if not self._fs.rename(self._path(self.final), self._path(old)):
-                raise OSError(f"could not move the previous output {self.final} aside")
+        if self.exists(self.final) and not self._fs.rename(self._path(self.final), self._path(old)):
+            raise OSError(f"could not move the previous output {self.final} aside")
         if not self._fs.rename(self._path(self.staging), self._path(self.final)):
             raise OSError(f"could not move {self.staging} to {self.final}")
         if self.exists(old):

@@ -88,7 +88,8 @@ def page_xml(title: str, ns: int, page_id: int, text: str, redirect: str | None 
     stamp = f"2026-{1 + page_id % 12:02d}-{1 + page_id % 28:02d}T{page_id % 24:02d}:00:00Z"
     return (
         f"  <page>\n    <title>{escape(title)}</title>\n    <ns>{ns}</ns>\n    <id>{page_id}</id>\n"
-        f"{redirect_line}    <revision>\n      <id>{rev}</id>\n      <parentid>{rev - 1}</parentid>\n"
+        f"{redirect_line}    <revision>\n      <id>{rev}</id>\n"
+        f"      <parentid>{rev - 1}</parentid>\n"
         f"      <timestamp>{stamp}</timestamp>\n"
         f"      <contributor>\n        <username>Editor{page_id % 97}</username>\n"
         f"        <id>{page_id % 9973}</id>\n      </contributor>\n"
@@ -189,7 +190,8 @@ class DumpWriter:
     def _multistream(self, pages: list[tuple[int, Page]]) -> None:
         path = self.out_dir / f"{self.prefix}-multistream.xml.bz2"
         index_path = self.out_dir / f"{self.prefix}-multistream-index.txt.bz2"
-        groups = [pages[i : i + self.pages_per_stream] for i in range(0, len(pages), self.pages_per_stream)]
+        per = self.pages_per_stream
+        groups = [pages[i : i + per] for i in range(0, len(pages), per)]
 
         def chunks() -> Iterator[str]:
             texts = [header(self.wiki)]
@@ -203,7 +205,8 @@ class DumpWriter:
         with tmp.open("wb") as f:
             for number, stream in enumerate(_compressed_streams(chunks(), self.workers)):
                 if 1 <= number <= len(groups):
-                    index_lines += [f"{offset}:{pid}:{page.title}\n" for pid, page in groups[number - 1]]
+                    index_lines += [f"{offset}:{pid}:{page.title}\n"
+                                    for pid, page in groups[number - 1]]
                 f.write(stream)
                 offset += len(stream)
         tmp.replace(path)

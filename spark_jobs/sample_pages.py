@@ -131,7 +131,8 @@ class FilmArticle:
         topics = [t for g in film.genres for t in rng.sample(w.genre_topics[g], k=4)]
         era = rng.sample(w.era_topics[decade], k=3)
         n_general = rng.randint(8, 18)
-        general = [t for i, t in enumerate(w.general) if rng.random() < 0.9 / (1 + i) ** 0.55][:n_general]
+        general = [t for i, t in enumerate(w.general)
+                   if rng.random() < 0.9 / (1 + i) ** 0.55][:n_general]
         noise = rng.sample(w.general[len(w.general) // 2 :], k=4)
         franchise = w.franchises[film.franchise] if film.franchise is not None else None
         supporting, awards, tail = self._extent(film)
@@ -160,7 +161,8 @@ class FilmArticle:
             f"| music          = {self.link(film.composer)}\n"
             f"| studio         = {self.link(studio)}\n"
             f"| released       = {{{{Film date|{film.year}|{month + 1}|{rng.randint(1, 28)}}}}}\n"
-            f"| runtime        = {runtime} minutes<ref>{{{{cite web |title=Runtime |work={self.link('Box Office Mojo')}}}}}</ref>\n"
+            f"| runtime        = {runtime} minutes<ref>{{{{cite web |title=Runtime "
+            f"|work={self.link('Box Office Mojo')}}}}}</ref>\n"
             f"| country        = {country_value}\n"
             f"| language       = {language}\n"
             f"| budget         = ${rng.randint(1, 90)} million\n}}}}"
@@ -179,8 +181,9 @@ class FilmArticle:
         )
         parts.append("== Cast ==\n" + "".join(f"* {self.link(a)} as {w.text.take(15)}\n"
                                                for a in film.cast + supporting))
-        ref = (f"<ref name=\"v{index}\">{{{{cite news |last={w.text.take(8)} |title={w.text.take(30)}"
-               f" |work={self.link('Variety (magazine)', 'Variety')} |date={_MONTHS[month]} {film.year}}}}}</ref>")
+        ref = (f"<ref name=\"v{index}\">{{{{cite news |last={w.text.take(8)} "
+               f"|title={w.text.take(30)} |work={self.link('Variety (magazine)', 'Variety')} "
+               f"|date={_MONTHS[month]} {film.year}}}}}</ref>")
         parts.append("== Production ==\n" + self.prose(
             rng.randint(1500, 6000) + 130 * len(production_tail),
             topics[4:] + general[:3] + production_tail) + ref)
@@ -188,7 +191,8 @@ class FilmArticle:
         if franchise is not None:
             members = [w.films[i].title for i in franchise.films if w.films[i].title != film.title]
             parts.append(
-                "== Franchise ==\n" + self.prose(600, [franchise.name, *franchise.characters, *members])
+                "== Franchise ==\n"
+                + self.prose(600, [franchise.name, *franchise.characters, *members])
             )
         parts.append(
             "== Release ==\n{| class=\"wikitable\"\n|-\n! Award !! Category !! Result\n|-\n"
@@ -206,7 +210,8 @@ class FilmArticle:
                 + "|}"
             )
         parts.append(
-            "== Reception ==\n" + self.prose(rng.randint(500, 2500), ["Rotten Tomatoes", "Roger Ebert"])
+            "== Reception ==\n"
+            + self.prose(rng.randint(500, 2500), ["Rotten Tomatoes", "Roger Ebert"])
             + " &nbsp; {{Rotten Tomatoes prose|82|7.1|45}}"
         )
         parts.append("== References ==\n{{Reflist}}\n\n== External links ==\n* {{IMDb title|"
@@ -330,7 +335,8 @@ def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
     for alias, target in list(truth.redirects.items()):
         if alias in (middle, top):
             continue
-        pages.append(Page(alias, 0, f"#REDIRECT [[{target}]]\n\n{{{{R from alternative name}}}}", target))
+        text = f"#REDIRECT [[{target}]]\n\n{{{{R from alternative name}}}}"
+        pages.append(Page(alias, 0, text, target))
     loop_a, loop_b = "Looping Page A", "Looping Page B"
     pages.append(Page(loop_a, 0, f"#REDIRECT [[{loop_b}]]", loop_b))
     pages.append(Page(loop_b, 0, f"#REDIRECT [[{loop_a}]]", loop_a))
@@ -350,7 +356,8 @@ def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
 
     # Other namespaces: talk, user, project, file, template, category, portal.
     n_other = int(total * share_o)
-    template_doc = ("{{Documentation}}\n<includeonly>{{Infobox\n| above = {{{name|}}}\n}}</includeonly>"
+    template_doc = ("{{Documentation}}\n"
+                    "<includeonly>{{Infobox\n| above = {{{name|}}}\n}}</includeonly>"
                     "\n<noinclude>Usage: {{Infobox film\n| name = \n| director = \n}}</noinclude>")
     pages.append(Page("Template:Infobox film", 10, template_doc))
     pages.append(Page("Category:Films", 14, "Films by year. [[Category:Works by medium]]"))

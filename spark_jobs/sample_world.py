@@ -67,7 +67,8 @@ COUNTRIES = (
 GENERAL_LINKS = (
     "Rotten Tomatoes", "Variety (magazine)", "Metacritic", "Box Office Mojo", "The New York Times",
     "Los Angeles Times", "The Hollywood Reporter", "Academy Awards", "Film director",
-    "Screenplay", "Box office", "Cinematography", "Film editing", "Roger Ebert", "Empire (magazine)",
+    "Screenplay", "Box office", "Cinematography", "Film editing", "Roger Ebert",
+    "Empire (magazine)",
     "Golden Globe Awards", "DVD", "Blu-ray", "Home video", "Film score", "Principal photography",
     "Theatrical release", "Film festival", "Sequel", "Remake", "Soundtrack album", "AT&T",
 )
@@ -162,7 +163,8 @@ class World:
         n_people = max(60, n_films * 2)
         self.people = [self._unique(self._person_name) for _ in range(n_people)]
         self.directors = self.people[: max(10, n_films // 4)]
-        self.composers = self.people[len(self.directors) : len(self.directors) + max(8, n_films // 10)]
+        n_directors = len(self.directors)
+        self.composers = self.people[n_directors : n_directors + max(8, n_films // 10)]
         self.actors = self.people[len(self.directors) + len(self.composers) :]
         # Careers: each person works mostly in one country over a span of years, as on the
         # real Wikipedia, where an actor's films cluster by country and era. Without this,
@@ -174,7 +176,7 @@ class World:
         }
         # Topic pages per genre and per decade: the planted signal beyond people.
         self.genre_topics = {
-            g[0]: [g[2]] + [self._unique(lambda: self._phrase(g[1])) for _ in range(12)]
+            g[0]: [g[2]] + [self._unique(lambda g=g: self._phrase(g[1])) for _ in range(12)]
             for g in GENRES
         }
         self.decades = list(range(1930, 2030, 10))
@@ -233,7 +235,8 @@ class World:
 
     def _titled(self, base: str) -> str:
         """`base`, or its disambiguated form when the title is taken (as Wikipedia does)."""
-        for candidate in (base, f"{base} (film)", *(f"{base} ({y} film)" for y in range(1930, 2030))):
+        by_year = (f"{base} ({y} film)" for y in range(1930, 2030))
+        for candidate in (base, f"{base} (film)", *by_year):
             if candidate not in self._used_titles:
                 self._used_titles.add(candidate)
                 return candidate
@@ -270,7 +273,8 @@ class World:
             franchise_id = None
             if in_franchise:
                 name = self._unique(lambda: f"{self._word()} (franchise)")
-                chars = [self._unique(lambda: f"{self._word()} {self._word()} (character)") for _ in range(3)]
+                chars = [self._unique(lambda: f"{self._word()} {self._word()} (character)")
+                         for _ in range(3)]
                 franchise_id = len(self.franchises)
                 self.franchises.append(Franchise(name, chars))
             base_title = self._film_title()
@@ -283,7 +287,8 @@ class World:
                              if position else cast)
                 film = Film(
                     title=title, year=year + 3 * position, genres=genres, country=country,
-                    director=director if rng.random() < 0.7 or not position else rng.choice(self.directors),
+                    director=(director if rng.random() < 0.7 or not position
+                              else rng.choice(self.directors)),
                     cast=list(dict.fromkeys(film_cast)), composer=composer,
                     franchise=franchise_id, position=position,
                 )

@@ -78,7 +78,8 @@ def apply_job_settings(spark, cfg: Config) -> None:
     spark_cfg = cfg["spark"]
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(spark_cfg["max_partition_bytes"]))
     # Small files (tests, partition dumps) should still split at max_partition_bytes.
-    spark.conf.set("spark.sql.files.openCostInBytes", str(min(4 * 1024 * 1024, spark_cfg["max_partition_bytes"])))
+    spark.conf.set("spark.sql.files.openCostInBytes",
+                   str(min(4 * 1024 * 1024, spark_cfg["max_partition_bytes"])))
     parallelism = spark.sparkContext.defaultParallelism
     min_partitions = spark_cfg["min_partitions"] or 3 * parallelism
     spark.conf.set("spark.sql.files.minPartitionNum", str(min_partitions))

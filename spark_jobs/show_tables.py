@@ -39,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pages = manifest["pages"]
     print(f"tables {args.tables} (run {manifest['id'][:8]}, {manifest['created_at']})")
-    print(f"  pages read {pages['read']:,}  redirects {pages['redirects']:,}  films {pages['films']:,}"
+    print(f"  pages read {pages['read']:,}  redirects {pages['redirects']:,}"
+          f"  films {pages['films']:,}"
           f"  skipped {sum(pages['skipped'].values()):,} {pages['skipped'] or ''}")
     for name, table in manifest["tables"].items():
         print(f"  {name:<11} {table['rows']:>10,} rows")
-    films = pq.read_table(f"{args.tables}/films", columns=["film_id", "title", "year", "director", "n_links"])
+    films = pq.read_table(f"{args.tables}/films",
+                          columns=["film_id", "title", "year", "director", "n_links"])
     titles = dict(zip(films["film_id"].to_pylist(), films["title"].to_pylist(), strict=True))
     wanted = args.film or [
         t for t in films.sort_by([("n_links", "descending")])["title"].to_pylist()[:3]

@@ -112,9 +112,7 @@ def normalize_link(target: str, keep_categories: bool = True) -> str | None:
             if not keep_categories or not name:
                 return None
             target = f"Category:{name}"
-        elif key in NON_CONTENT_NAMESPACES or key in OFFSITE_PREFIXES:
-            return None
-        elif not rest.strip():
+        elif key in NON_CONTENT_NAMESPACES or key in OFFSITE_PREFIXES or not rest.strip():
             return None
     target = upper_first(target)
     if len(target.encode("utf-8")) > _MAX_TITLE_BYTES:

@@ -143,7 +143,8 @@ def link_occurrences(films: DataFrame, redirects: DataFrame, drop_self_links: bo
         .otherwise(F.lit("broken"))
     )
     target = F.when(F.col("status").isNull(), F.col("raw")).otherwise(F.col("final"))
-    occurrences = joined.select("film_id", "title", target.alias("target"), "count", via.alias("via"))
+    occurrences = joined.select("film_id", "title", target.alias("target"), "count",
+                                via.alias("via"))
     if drop_self_links:
         occurrences = occurrences.filter(F.col("target") != F.col("title"))
     return occurrences.groupBy("film_id", "target", "via").agg(
@@ -177,7 +178,8 @@ def build_links(
 
 def build_film_links(occurrences: DataFrame, links: DataFrame) -> DataFrame:
     """occurrences(film_id, target, count) + links -> film_links(film_id, link_id, count)."""
-    per_film = occurrences.groupBy("film_id", "target").agg(F.sum("count").cast("int").alias("count"))
+    per_film = occurrences.groupBy("film_id", "target").agg(
+        F.sum("count").cast("int").alias("count"))
     return per_film.join(
         links.select(F.col("title").alias("target"), "link_id"), "target"
     ).select("film_id", "link_id", "count")
@@ -187,7 +189,8 @@ def build_films(film_pages: DataFrame, film_links: DataFrame, film_targets: Data
     """film pages with film_id -> films(film_id, page_id, title, infobox fields, n_links,
     n_links_all): n_links counts kept links, n_links_all all distinct link targets."""
     kept = film_links.groupBy("film_id").agg(F.count("*").cast("int").alias("n_links"))
-    every = film_targets.groupBy("film_id").agg(F.countDistinct("target").cast("int").alias("n_links_all"))
+    every = film_targets.groupBy("film_id").agg(
+        F.countDistinct("target").cast("int").alias("n_links_all"))
     return (
         film_pages.join(kept, "film_id", "left")
         .join(every, "film_id", "left")

@@ -17,7 +17,8 @@ def test_overlay_then_overrides_win_in_order():
                                "spark.app_name=bare-word"])
     assert cfg["spark"]["master"] == "local[2]"  # from test.toml
     assert cfg["links"]["min_film_count"] == 7
-    assert cfg["ingest"]["parse_timeout_s"] == 5.0 and isinstance(cfg["ingest"]["parse_timeout_s"], float)
+    timeout = cfg["ingest"]["parse_timeout_s"]
+    assert timeout == 5.0 and isinstance(timeout, float)
     assert cfg["links"]["stop_list"] == ["United States", "Category:American films"]
     assert cfg["spark"]["app_name"] == "bare-word"
     assert cfg.sources[1].endswith("test.toml") and cfg.sources[-1] == "-p spark.app_name=bare-word"

@@ -50,11 +50,14 @@ def film(title: str, links: str, director: str = "Ann Lee", extra: str = "") -> 
 
 
 HAND_PAGES = [
-    ("Alpha", 0, 10, film("Alpha", "[[Space]] [[space]] [[Robots]] [[Beta (movie)|the sequel]] [[Gamma]] [[Loop A]]")),
-    ("Beta", 0, 11, film("Beta", "[[Space#History]] [[Robot]] [[Alpha]] [[Gamma]] [[Category:1999 films]]")),
-    ("Gamma", 0, 12, film("Gamma", "[[Space]] [[Robots]] [[Alpha]] [[Beta]] [[Category:1999_films]]",
-                          director="Bo Chan")),
-    ("Delta", 0, 13, film("Delta", "[[Space]] [[Alpha]] [[Category:1999 films]] [[File:X.jpg|thumb|[[Robots]]]]")),
+    ("Alpha", 0, 10, film("Alpha", "[[Space]] [[space]] [[Robots]] [[Beta (movie)|the sequel]] "
+                                   "[[Gamma]] [[Loop A]]")),
+    ("Beta", 0, 11, film("Beta", "[[Space#History]] [[Robot]] [[Alpha]] [[Gamma]] "
+                                 "[[Category:1999 films]]")),
+    ("Gamma", 0, 12, film("Gamma", "[[Space]] [[Robots]] [[Alpha]] [[Beta]] "
+                                   "[[Category:1999_films]]", director="Bo Chan")),
+    ("Delta", 0, 13, film("Delta", "[[Space]] [[Alpha]] [[Category:1999 films]] "
+                                   "[[File:X.jpg|thumb|[[Robots]]]]")),
     ("Space", 0, 20, "Outer space. [[Alpha]]"),
     ("Robots", 0, 21, "Machines."),
     ("Robot", 0, 22, "#REDIRECT [[Robots]]", "Robots"),
@@ -87,17 +90,18 @@ def test_hand_written_films_and_ids(hand_tables):
 
 def test_hand_written_links_resolved_counted_and_numbered(hand_tables):
     out, _ = hand_tables
-    links = {l["title"]: (l["film_count"], l["film_id"]) for l in table(out, "links")}
+    links = {k["title"]: (k["film_count"], k["film_id"]) for k in table(out, "links")}
     # Robot -> Robots and Beta (movie) -> Beta through redirects; Loop A is broken and dropped;
     # [[Category:1999_films]] and [[Category:1999 films]] are one link; min_film_count=2.
     assert links == {
         "Space": (4, None), "Robots": (4, None), "Alpha": (3, 0), "Gamma": (2, 2),
         "Beta": (2, 1), "Category:1999 films": (3, None), "Ann Lee": (3, None),
     }
-    ids = [l["link_id"] for l in table(out, "links")]
+    ids = [k["link_id"] for k in table(out, "links")]
     assert sorted(ids) == list(range(len(ids)))
-    title_of = {l["link_id"]: l["title"] for l in table(out, "links")}
-    alpha = {title_of[r["link_id"]]: r["count"] for r in table(out, "film_links") if r["film_id"] == 0}
+    title_of = {k["link_id"]: k["title"] for k in table(out, "links")}
+    alpha = {title_of[r["link_id"]]: r["count"]
+             for r in table(out, "film_links") if r["film_id"] == 0}
     assert alpha == {"Space": 2, "Robots": 1, "Beta": 1, "Gamma": 1, "Ann Lee": 1}
 
 
@@ -159,7 +163,8 @@ def test_bad_pages_are_counted_and_skipped(spark, tmp_path):
         "</mediawiki>",
         "  <page>\n    <title>Broken</title>\n    <ns>0</ns>\n    <id>41</id>\n    <revision>"
         "<text>{{Infobox film}} a < b & c</text></revision>\n  </page>\n"
-        "  <page>\n    <title>Headless</title>\n    <revision><text>x</text></revision>\n  </page>\n"
+        "  <page>\n    <title>Headless</title>\n    <revision><text>x</text></revision>\n"
+        "  </page>\n"
         "</mediawiki>",
     )
     xml.write_text(text)
@@ -194,7 +199,8 @@ def test_every_page_read_once_with_tiny_splits(spark, tmp_path):
         dumps = resolve_local([str(dump)])
         assert read_page_records(spark, dumps).rdd.getNumPartitions() >= 8
         got = read_pages(spark, dumps, PageSettings.from_config(cfg)).filter("is_page").agg(
-            F.count("*").alias("n"), F.countDistinct("page_id").alias("d"), F.sum("page_id").alias("s")
+            F.count("*").alias("n"), F.countDistinct("page_id").alias("d"),
+            F.sum("page_id").alias("s"),
         ).first()
     finally:
         apply_job_settings(spark, load_config("test"))
@@ -203,8 +209,9 @@ def test_every_page_read_once_with_tiny_splits(spark, tmp_path):
 
 @pytest.mark.slow
 def test_generated_dump_matches_planted_truth(spark, tmp_path):
-    summary = generate(tmp_path / "dump", 60, 11, "parts", dict(load_config("test")["sample"]), parts=3)
-    truth = json.load(open(summary["truth"]))
+    summary = generate(tmp_path / "dump", 60, 11, "parts", dict(load_config("test")["sample"]),
+                       parts=3)
+    truth = json.loads(Path(summary["truth"]).read_text())
     out = tmp_path / "tables"
     manifest = job(spark, [str(tmp_path / "dump")], out, "spark.max_partition_bytes=65536")
     films = {f["title"]: f for f in table(out, "films")}
@@ -213,7 +220,7 @@ def test_generated_dump_matches_planted_truth(spark, tmp_path):
     assert manifest["pages"]["redirects"] == summary["redirects"]
     assert set(truth["traps"]).isdisjoint(films)
     # Links of every film: the planted targets that made the min-count cut.
-    kept = {l["link_id"]: l["title"] for l in table(out, "links")}
+    kept = {k["link_id"]: k["title"] for k in table(out, "links")}
     counts: dict[str, int] = {}
     for f in truth["films"].values():
         for t in f["links"]:
@@ -234,7 +241,8 @@ def test_generated_dump_matches_planted_truth(spark, tmp_path):
 
 
 def test_corrupt_bz2_stops_with_the_file_name(spark, tmp_path):
-    good = write_dump(tmp_path / "good.xml.bz2", [(f"P{i}", 0, i, "x " * 3000 + str(i)) for i in range(1, 400)])
+    good = write_dump(tmp_path / "good.xml.bz2",
+                      [(f"P{i}", 0, i, "x " * 3000 + str(i)) for i in range(1, 400)])
     data = bytearray(good.read_bytes())
     truncated = tmp_path / "truncated.xml.bz2"
     truncated.write_bytes(bytes(data[: len(data) * 2 // 3]))

@@ -1,5 +1,6 @@
 import bz2
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,13 +17,13 @@ def test_same_seed_same_dump(tmp_path, sample_cfg):
     a = generate(tmp_path / "a", 12, 3, "xml", sample_cfg)
     b = generate(tmp_path / "b", 12, 3, "xml", sample_cfg)
     c = generate(tmp_path / "c", 12, 4, "xml", sample_cfg)
-    read = lambda s: open(s["files"][0], "rb").read()  # noqa: E731
+    read = lambda s: Path(s["files"][0]).read_bytes()  # noqa: E731
     assert read(a) == read(b) and read(a) != read(c)
 
 
 def test_multistream_index_points_at_each_stream(tmp_path, sample_cfg):
     summary = generate(tmp_path, 10, 1, "multistream", sample_cfg)
-    dump, index = (open(f, "rb").read() for f in summary["files"])
+    dump, index = (Path(f).read_bytes() for f in summary["files"])
     lines = bz2.decompress(index).decode().splitlines()
     assert len(lines) == summary["pages"]
     offset, page_id, title = lines[150].split(":", 2)
@@ -36,18 +37,19 @@ def test_parts_are_complete_documents_named_like_the_real_ones(tmp_path, sample_
     assert len(names) == 3 and all(n.startswith("enwiki-20261101-pages-articles") for n in names)
     assert all(".xml-p" in n and n.endswith(".bz2") for n in names)
     for f in summary["files"]:
-        text = bz2.open(f, "rt").read()
+        with bz2.open(f, "rt") as part:
+            text = part.read()
         assert text.startswith("<mediawiki") and text.rstrip().endswith("</mediawiki>")
 
 
 def test_realistic_mix_and_truth(tmp_path, sample_cfg):
     summary = generate(tmp_path, 30, 2, "xml", sample_cfg)
-    truth = json.load(open(summary["truth"]))
+    truth = json.loads(Path(summary["truth"]).read_text())
     assert len(truth["films"]) == 30 and summary["films"] == 30
     assert 0.35 < summary["redirects"] / summary["pages"] < 0.55
     assert summary["other_namespaces"] > 0
     assert any(len(f["films"]) >= 2 for f in truth["franchises"])
-    text = open(summary["files"][0], encoding="utf-8").read()
+    text = Path(summary["files"][0]).read_text(encoding="utf-8")
     for needle in ("{{Infobox film", "{{Plainlist", "[[File:", "&lt;ref", "[[Category:",
                    "&lt;!--", "#REDIRECT", "<redirect title=", "<ns>10</ns>", "<ns>1</ns>",
                    "{| class=&quot;wikitable&quot;", "&amp;amp;"):

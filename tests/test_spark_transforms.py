@@ -23,7 +23,8 @@ def test_redirect_chains_loops_and_limits(spark):
          ("H", "Film")],
         "source string, target string",
     )
-    got = rows(transforms.resolve_redirects(edges, max_hops=16), "source", "target", "hops", "status")
+    resolved = transforms.resolve_redirects(edges, max_hops=16)
+    got = rows(resolved, "source", "target", "hops", "status")
     resolved = {(s, t, h) for s, t, h, st in got if st == "resolved"}
     assert resolved == {("A", "D", 3), ("B", "D", 2), ("C", "D", 1), ("H", "Film", 1)}
     assert {s for s, _, _, st in got if st == "loop"} == {"E", "F", "G", "X", "P", "Q", "R"}
@@ -46,7 +47,8 @@ def test_redirect_rounds_stop_when_no_chain_is_left(spark, monkeypatch):
 
     monkeypatch.setattr(type(edges), "localCheckpoint", counted)
     got = rows(transforms.resolve_redirects(edges, max_hops=16), "source", "status")
-    assert got == [("A", "resolved"), ("B", "resolved"), ("E", "loop"), ("F", "loop"), ("G", "loop")]
+    assert got == [("A", "resolved"), ("B", "resolved"),
+                   ("E", "loop"), ("F", "loop"), ("G", "loop")]
     assert len(rounds) == 2  # 5 if every round ran (max_hops 16)
     rounds.clear()
     direct = edges.filter("target = 'Film'")
@@ -55,10 +57,12 @@ def test_redirect_rounds_stop_when_no_chain_is_left(spark, monkeypatch):
 
 
 def test_links_min_count_stop_list_and_film_ids(spark):
-    films = spark.createDataFrame([(0, "Alien"), (1, "Aliens"), (2, "Heat")], "film_id int, title string")
+    films = spark.createDataFrame([(0, "Alien"), (1, "Aliens"), (2, "Heat")],
+                                  "film_id int, title string")
     targets = spark.createDataFrame(
         [(0, "Space"), (1, "Space"), (2, "Space"), (0, "Aliens"), (1, "Aliens"), (2, "Aliens"),
-         (0, "United States"), (1, "United States"), (2, "United States"), (0, "Rare"), (1, "Rare")],
+         (0, "United States"), (1, "United States"), (2, "United States"),
+         (0, "Rare"), (1, "Rare")],
         "film_id int, target string",
     )
     links = transforms.build_links(targets, films, min_film_count=3, stop_list=["United States"])
@@ -76,9 +80,11 @@ def test_film_pairs_cap_and_min_shared(spark):
         [(0, "Everywhere", 3), (1, "Pair", 2), (2, "Other", 2)],
         "link_id int, title string, film_count int",
     )
-    capped = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=2, min_shared=1)
+    capped = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=2,
+                                         min_shared=1)
     assert rows(capped, "film_a", "film_b", "shared") == [(0, 1, 1), (0, 2, 1)]
-    both = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=5, min_shared=2)
+    both = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=5,
+                                       min_shared=2)
     assert rows(both, "film_a", "film_b", "shared") == [(0, 1, 2), (0, 2, 2)]
     weight = both.filter("film_b = 1").first()["weight"]
     assert weight == pytest.approx(math.log(10 / 3) + math.log(10 / 2), rel=1e-6)

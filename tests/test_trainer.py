@@ -126,7 +126,8 @@ def test_pointwise_batches_have_the_documented_layout(tables_dir):
     assert first["label"].numpy()[:, 0].tolist() == [1.0] * 128
     assert first["label"].numpy()[:, 1:].sum() == 0
     known = {tuple(p) for p in t.film_links.tolist()}
-    assert all((f, i) in known for f, i in zip(first["film"].numpy(), first["item"].numpy()[:, 0], strict=True))
+    drawn = zip(first["film"].numpy(), first["item"].numpy()[:, 0], strict=True)
+    assert all((f, i) in known for f, i in drawn)
 
 
 def test_an_epoch_visits_every_positive_once(tables_dir):

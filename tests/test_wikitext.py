@@ -151,12 +151,14 @@ def test_parse_timeout_status(monkeypatch):
 
 @pytest.mark.real_dump
 def test_real_article_actrius(shared_wiki):
-    data = bz2.open(shared_wiki / "enwiki-2016-sample-206pages.xml.bz2", "rt").read()
+    with bz2.open(shared_wiki / "enwiki-2016-sample-206pages.xml.bz2", "rt") as f:
+        data = f.read()
     rec = next(r for r in data.split("</page>") if "<title>Actrius</title>" in r)
     page = parse_film_record(rec, KEYS)
     assert page.status == FILM and page.page_id == 330
     assert page.infobox["director"] == ["Ventura Pons"]
-    assert page.infobox["starring"] == ["Núria Espert", "Rosa Maria Sardà", "Anna Lizaran", "Mercè Pons"]
+    assert page.infobox["starring"] == ["Núria Espert", "Rosa Maria Sardà", "Anna Lizaran",
+                                        "Mercè Pons"]
     assert page.infobox["year"] == 1997 and page.infobox["runtime_min"] == 100
     assert page.links["Ventura Pons"] == 3 and "Category:1997 films" in page.links
 

@@ -45,7 +45,8 @@ class PairSampler:
               power: float, symmetric: bool = False) -> PairSampler:
         keys = positives[:, 0].astype(np.int64) * n_items + positives[:, 1]
         if symmetric:  # film_film: (a, b) and (b, a) are the same positive
-            keys = np.concatenate([keys, positives[:, 1].astype(np.int64) * n_items + positives[:, 0]])
+            flipped = positives[:, 1].astype(np.int64) * n_items + positives[:, 0]
+            keys = np.concatenate([keys, flipped])
         cdf = None
         if item_counts is not None:
             p = np.power(np.maximum(item_counts.astype(np.float64), 1.0), power)

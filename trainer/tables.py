@@ -115,7 +115,8 @@ def load_tables(folder: str | Path, with_pairs: bool = False) -> Tables:
     links = links.take(link_order)
 
     pairs = np.stack([film_links["film_id"].to_numpy(), film_links["link_id"].to_numpy()], axis=1)
-    if pairs.min() < 0 or pairs[:, 0].max() >= films.num_rows or pairs[:, 1].max() >= links.num_rows:
+    if (pairs.min() < 0 or pairs[:, 0].max() >= films.num_rows
+            or pairs[:, 1].max() >= links.num_rows):
         raise TablesError(f"{folder}/film_links: ids outside films/links; the tables are mixed up")
     tables = Tables(
         folder=str(folder),
@@ -126,7 +127,8 @@ def load_tables(folder: str | Path, with_pairs: bool = False) -> Tables:
         link_film_id=links["film_id"].fill_null(-1).to_numpy().astype(np.int32),
         film_links=pairs.astype(np.int32),
         film_link_counts=film_links["count"].fill_null(1).to_numpy().astype(np.int32),
-        film_attributes={c: films[c].to_pylist() for c in ATTRIBUTE_COLUMNS if c in films.column_names},
+        film_attributes={c: films[c].to_pylist()
+                         for c in ATTRIBUTE_COLUMNS if c in films.column_names},
     )
     if with_pairs:
         fp = _read(folder, "film_pairs", manifest)
