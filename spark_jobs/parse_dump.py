@@ -306,10 +306,9 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         pairs: dict = {"enabled": pair_cfg["enabled"]}
         if pair_cfg["enabled"]:
             cap = _pair_cap(links, pair_cfg)
-            pairs.update(max_link_films=pair_cfg["max_link_films"],
-                         max_pair_rows=pair_cfg["max_pair_rows"], link_films_cap=cap.link_films_cap,
-                         lowered_by_budget=cap.lowered, links_used=cap.links_used,
-                         pair_rows_before_aggregation=cap.pair_rows)
+            # What the budget decided (the settings themselves are in the manifest's config).
+            pairs.update(link_films_cap=cap.link_films_cap, lowered_by_budget=cap.lowered,
+                         links_used=cap.links_used, pair_rows_before_aggregation=cap.pair_rows)
             tables["film_pairs"] = transforms.build_film_pairs(
                 film_links, links, n_films, cap.link_films_cap, pair_cfg["min_shared"]
             ).sortWithinPartitions("film_a", "film_b")

@@ -68,9 +68,9 @@ GENERAL_LINKS = (
     "Rotten Tomatoes", "Variety (magazine)", "Metacritic", "Box Office Mojo", "The New York Times",
     "Los Angeles Times", "The Hollywood Reporter", "Academy Awards", "Film director",
     "Screenplay", "Box office", "Cinematography", "Film editing", "Roger Ebert",
-    "Empire (magazine)",
-    "Golden Globe Awards", "DVD", "Blu-ray", "Home video", "Film score", "Principal photography",
-    "Theatrical release", "Film festival", "Sequel", "Remake", "Soundtrack album", "AT&T",
+    "Empire (magazine)", "Golden Globe Awards", "DVD", "Blu-ray", "Home video", "Film score",
+    "Principal photography", "Theatrical release", "Film festival", "Sequel", "Remake",
+    "Soundtrack album", "AT&T",
 )
 # Awards ("Academy Award for Best Director"): links on a middling share of film articles,
 # in their accolades tables.
@@ -165,7 +165,7 @@ class World:
         self.directors = self.people[: max(10, n_films // 4)]
         n_directors = len(self.directors)
         self.composers = self.people[n_directors : n_directors + max(8, n_films // 10)]
-        self.actors = self.people[len(self.directors) + len(self.composers) :]
+        self.actors = self.people[n_directors + len(self.composers) :]
         # Careers: each person works mostly in one country over a span of years, as on the
         # real Wikipedia, where an actor's films cluster by country and era. Without this,
         # casts would be random and a film's cast links unpredictable from anything else.

@@ -119,8 +119,8 @@ def test_pair_rows_budget_lowers_the_cap(hand_tables, spark, tmp_path):
     out, manifest = hand_tables
     links = table(out, "links")
     assert manifest["pairs"] == {
-        "enabled": True, "max_link_films": 1000, "max_pair_rows": 1_000_000_000,
-        "link_films_cap": 1000, "lowered_by_budget": False, "links_used": len(links),
+        "enabled": True, "link_films_cap": 1000, "lowered_by_budget": False,
+        "links_used": len(links),
         "pair_rows_before_aggregation": sum(link["film_count"] * (link["film_count"] - 1) // 2
                                             for link in links),
     }
