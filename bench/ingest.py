@@ -9,8 +9,11 @@ In one run on one generated multistream .bz2 (>= 500 MB of XML by default):
   (b) the full job (local[2]); (b') the job with -p ingest.reader=hadoop
   (c) the classic method of the published notebooks: one Python process streaming the XML
       and running mwparserfromhell on every page, on the first --classic-mb MB, scaled per MB
-  (d) the job on 1 core; (b) is its 2-core figure; (d') the bare read (a') on 1 core, which
-      bounds what 2 cores can gain over 1 on this machine
+  (d) the job on 1 core; (b) is its 2-core figure; (d') the bare read (a') on 1 core
+  (e) the read tasks' own work without Spark: the functions a job's read tasks run (decode the
+      streams, make the page rows, parse the film candidates) over the same byte ranges, in 2
+      processes and in 1: what the machine's two cores give this work at that hour, the
+      ceiling for (b)/(d); a job's seconds beyond its (e) are what Spark adds, mostly fixed
 Each core count runs in fresh processes (fresh JVMs) pinned to that many CPUs, so the Spark
 driver, the JVM's JIT compiler and garbage collector and the Python workers share them too:
 local[1] alone runs one task at a time but leaves the second core to all of those. The bare
@@ -130,6 +133,35 @@ def pinned(cores: int, fn, *args):
         return pool.submit(fn, *args).result()
 
 
+def _task_work_range(r, settings) -> int:
+    """The pages in range `r`, found as a job's read task finds them."""
+    import pyarrow.compute as pc
+
+    from spark_jobs import bz2_streams
+    from spark_jobs.pages import page_batches
+
+    return sum(pc.sum(b.column("is_page")).as_py() or 0
+               for b in page_batches(bz2_streams.read_records(r), r.file, settings))
+
+
+def task_work(dump: Path, xml_bytes: int, cores: int) -> dict:
+    """(e): the job's read tasks' Python work (bz2_streams.read_records -> pages.page_batches)
+    over 3 x `cores` equal byte ranges, as the job cuts a file of this size (spark.min_partitions
+    0), in `cores` worker processes of this (pinned) process; no Spark, no JVM."""
+    from conf import load_config
+    from spark_jobs import bz2_streams
+    from spark_jobs.pages import PageSettings
+
+    settings = PageSettings.from_config(load_config())
+    size = dump.stat().st_size
+    ranges = bz2_streams.plan_ranges(str(dump), size, -(-size // (3 * cores)), False)
+    t = time.monotonic()
+    with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pages = sum(pool.map(_task_work_range, ranges, [settings] * len(ranges)))
+    seconds = time.monotonic() - t
+    return {"seconds": seconds, "pages": pages, "xml_mb_per_s": xml_bytes / 1e6 / seconds}
+
+
 def _base_overrides(cores: int) -> list[str]:
     return [f'spark.master="local[{cores}]"', "spark.progress_interval_s=0",
             "spark.log_level=\"ERROR\""]
@@ -241,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             for reader in readers:
                 result = pinned(cores, job_run, dump, xml_bytes, cores, reader)
                 runs.setdefault(f"job_{reader}_{cores}", []).append(result)
+            runs.setdefault(f"task_work_{cores}", []).append(
+                pinned(cores, task_work, dump, xml_bytes, cores))
         runs.setdefault("classic", []).append(classic(dump, int(args.classic_mb * 1e6)))
     best = {
         k: {**min(v, key=lambda run: run["seconds"]), "runs_s": [round(x["seconds"], 1) for x in v]}
@@ -248,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     two = {"bare_read": best["bare_read_hadoop_2"],
            "bare_read_streams": best["bare_read_streams_2"],
-           "job": best["job_auto_2"], "job_hadoop_reader": best["job_hadoop_2"]}
-    one = {"bare_read_streams": best["bare_read_streams_1"], "job": best["job_auto_1"]}
+           "job": best["job_auto_2"], "job_hadoop_reader": best["job_hadoop_2"],
+           "task_work": best["task_work_2"]}
+    one = {"bare_read_streams": best["bare_read_streams_1"], "job": best["job_auto_1"],
+           "task_work": best["task_work_1"]}
     old = best["classic"]
     classic_scaled = {"seconds": old["seconds"] * xml_bytes / 1e6 / old["xml_mb"],
                       "xml_mb_per_s": old["mb_per_s"]}
@@ -261,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         ("(c) classic, 1 process (scaled per MB)", classic_scaled),
         ("(d) job, 1 core", one["job"]),
         ("(d') bare read, C-decoder reader, 1 core", one["bare_read_streams"]),
+        ("(e) the read tasks' work without Spark, 2 processes", two["task_work"]),
+        ("(e') the same, 1 process", one["task_work"]),
     ]
     rate = lambda run: run["xml_mb_per_s"]  # noqa: E731
     ratios = {
@@ -271,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         "bare_read_two_cores_vs_one":
             rate(two["bare_read_streams"]) / rate(one["bare_read_streams"]),
         "job_vs_job_hadoop_reader": rate(two["job"]) / rate(two["job_hadoop_reader"]),
+        "task_work_two_cores_vs_one": rate(two["task_work"]) / rate(one["task_work"]),
     }
+    # What Spark adds to the tasks' work, per core count (seconds, best runs): where it does
+    # not shrink with the cores, it holds (b)/(d) below (e)/(e').
+    beyond_task_work = {str(n): round(c["job"]["seconds"] - c["task_work"]["seconds"], 1)
+                        for n, c in ((2, two), (1, one))}
     # The same ratios round by round: a round's runs are minutes apart, so its ratio is less
     # exposed to the machine's drift than one of two best runs taken from different rounds.
     by_round = {
@@ -280,12 +323,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, num, den in (("job_vs_bare_read", "job_auto_2", "bare_read_hadoop_2"),
                                ("job_vs_bare_read_same_reader", "job_auto_2",
                                 "bare_read_streams_2"),
-                               ("two_cores_vs_one", "job_auto_2", "job_auto_1"))
+                               ("two_cores_vs_one", "job_auto_2", "job_auto_1"),
+                               ("task_work_two_cores_vs_one", "task_work_2", "task_work_1"))
     }
     print(f"\n| run | seconds for {xml_bytes / 1e6:.0f} MB XML | MB/s of XML |\n|---|---:|---:|")
     for name, run in rows:
         print(f"| {name} | {run['seconds']:.1f} | {run['xml_mb_per_s']:.2f} |")
     print("\n" + "\n".join(f"{k}: {v:.2f}" for k, v in ratios.items()))
+    print("job seconds beyond the tasks' work (2 cores, 1 core): "
+          + ", ".join(f"{v:.1f}" for v in beyond_task_work.values()))
     print("by round: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in by_round.items()))
     import mwparserfromhell
     import pyspark
@@ -293,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     write_result(args.result, {
         "dump": {"path": str(dump), "bz2_bytes": dump.stat().st_size, "xml_bytes": xml_bytes},
         "repeat": args.repeat, "two_cores": two, "one_core": one, "classic": old, "ratios": ratios,
-        "ratios_by_round": by_round,
+        "ratios_by_round": by_round, "job_s_beyond_task_work": beyond_task_work,
         "targets": {"job_vs_bare_read": 0.8, "job_vs_classic": 10, "two_cores_vs_one": 1.8},
     }, pyspark=pyspark.__version__, mwparserfromhell=mwparserfromhell.__version__)
     return 0
