@@ -236,16 +236,27 @@ def build_film_pairs(
     Only links on at most max_link_films films are used (a link on d films makes d(d-1)/2
     pairs). weight sums the shared links' idf, ln(n_films / film_count): sharing a rare link
     says more than sharing a common one.
+
+    Each film's pairs are made where the film is: its (film, link) rows are spread by film,
+    and every task holds each used link's sorted films (broadcast: one int per film_links row
+    of the links used, ~60 MB for the full dump's ~15 M), so it pairs a film with the later
+    films of its links and sums them there. The aggregation then needs no shuffle of the
+    pair rows, which a self-join on link_id does (3,000-film sample, 13 M pair rows, one
+    session: 3.8-4.1 s against 7.1-11.8 s for the self-join's, same rows).
     """
     usable = links.filter(F.col("film_count") <= max_link_films).select(
         "link_id", F.log(F.lit(float(max(n_films, 1))) / F.col("film_count")).alias("idf")
     )
     members = film_links.select("film_id", "link_id").join(usable, "link_id")
-    a = members.select(F.col("link_id"), F.col("film_id").alias("film_a"), "idf")
-    b = members.select(F.col("link_id"), F.col("film_id").alias("film_b"))
+    films_of = members.groupBy("link_id").agg(
+        F.array_sort(F.collect_list("film_id")).alias("films")
+    )
+    film_a = members.select(F.col("film_id").alias("film_a"), "link_id", "idf")
+    later = F.filter("films", lambda film: film > F.col("film_a"))
     return (
-        a.join(b, "link_id")
-        .filter(F.col("film_a") < F.col("film_b"))
+        film_a.repartition("film_a")
+        .join(F.broadcast(films_of), "link_id")
+        .select("film_a", "idf", F.explode(later).alias("film_b"))
         .groupBy("film_a", "film_b")
         .agg(F.count("*").cast("int").alias("shared"), F.sum("idf").cast("float").alias("weight"))
         .filter(F.col("shared") >= min_shared)
