@@ -239,10 +239,10 @@ def build_film_pairs(
 
     Each film's pairs are made where the film is: its (film, link) rows are spread by film,
     and every task holds each used link's sorted films (broadcast: one int per film_links row
-    of the links used, ~60 MB for the full dump's ~15 M), so it pairs a film with the later
-    films of its links and sums them there. The aggregation then needs no shuffle of the
-    pair rows, which a self-join on link_id does (3,000-film sample, 13 M pair rows, one
-    session: 3.8-4.1 s against 7.1-11.8 s for the self-join's, same rows).
+    of the links used; at most ~15 M on the full dump, ~60 MB of ints, estimated), so it pairs
+    a film with the later films of its links and sums them there. The aggregation then needs
+    no shuffle of the pair rows, which a self-join on link_id does (3,000-film sample, 13 M
+    pair rows, one session: 3.8-4.1 s against 7.1-11.8 s for the self-join's, same rows).
     """
     usable = links.filter(F.col("film_count") <= max_link_films).select(
         "link_id", F.log(F.lit(float(max(n_films, 1))) / F.col("film_count")).alias("idf")
