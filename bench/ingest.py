@@ -146,15 +146,16 @@ def _task_work_range(r, settings) -> int:
 
 def task_work(dump: Path, xml_bytes: int, cores: int) -> dict:
     """(e): the job's read tasks' Python work (bz2_streams.read_records -> pages.page_batches)
-    over 3 x `cores` equal byte ranges, as the job cuts a file of this size (spark.min_partitions
-    0), in `cores` worker processes of this (pinned) process; no Spark, no JVM."""
+    over the byte ranges the job cuts a file below 3 x `cores` x 128 MiB into (a third of a
+    core's share each, the last a remainder: extract._split_bytes with spark.min_partitions 0),
+    in `cores` worker processes of this (pinned) process; no Spark, no JVM."""
     from conf import load_config
     from spark_jobs import bz2_streams
     from spark_jobs.pages import PageSettings
 
     settings = PageSettings.from_config(load_config())
     size = dump.stat().st_size
-    ranges = bz2_streams.plan_ranges(str(dump), size, -(-size // (3 * cores)), False)
+    ranges = bz2_streams.plan_ranges(str(dump), size, size // (3 * cores), False)
     t = time.monotonic()
     with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn")) as pool:
         pages = sum(pool.map(_task_work_range, ranges, [settings] * len(ranges)))
