@@ -143,6 +143,16 @@ def _pair_cap(links, pair_cfg):
     return cap
 
 
+def _link_films(film_links, links, n_films: int, link_films_cap: int):
+    """pairs.LinkFilms of the links on at most `link_films_cap` films (one job: their
+    film_links rows reach the driver, which broadcasts them to the pair tasks)."""
+    from spark_jobs import transforms
+    from spark_jobs.pairs import LinkFilms
+
+    members = transforms.pair_members(film_links, links, link_films_cap)
+    return LinkFilms.from_arrow(members.toArrow(), n_films)
+
+
 def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
     """The whole job: read `dumps`, write the tables to `out`, return the manifest.
 
@@ -310,8 +320,8 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             pairs.update(link_films_cap=cap.link_films_cap, lowered_by_budget=cap.lowered,
                          links_used=cap.links_used, pair_rows_before_aggregation=cap.pair_rows)
             tables["film_pairs"] = transforms.build_film_pairs(
-                film_links, links, n_films, cap.link_films_cap, pair_cfg["min_shared"]
-            ).sortWithinPartitions("film_a", "film_b")
+                film_links, _link_films(film_links, links, n_films, cap.link_films_cap),
+                pair_cfg["min_shared"])
 
         def write_table(name: str) -> dict:
             spark.sparkContext.setJobDescription(f"write {name}")  # this thread's jobs

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark_jobs import pairs
+from spark_jobs.pairs import LinkFilms
 from spark_jobs.wikitext import FILM, LIST_FIELDS
 
 
@@ -228,36 +230,33 @@ def pair_cap(films_per_link: Mapping[int, int], max_link_films: int, max_pair_ro
     return PairCap(max_link_films, links_used, rows, lowered=False)
 
 
-def build_film_pairs(
-    film_links: DataFrame, links: DataFrame, n_films: int, max_link_films: int, min_shared: int
-) -> DataFrame:
-    """film_links + links -> film_pairs(film_a, film_b, shared, weight), film_a < film_b.
+def pair_members(film_links: DataFrame, links: DataFrame, max_link_films: int) -> DataFrame:
+    """film_links + links -> (link_id, film_id, film_count): the films of every link on at
+    most max_link_films films, the links that make pairs (a link on d films makes d(d-1)/2)."""
+    used = links.filter(F.col("film_count") <= max_link_films).select("link_id", "film_count")
+    return film_links.select("link_id", "film_id").join(used, "link_id")
 
-    Only links on at most max_link_films films are used (a link on d films makes d(d-1)/2
-    pairs). weight sums the shared links' idf, ln(n_films / film_count): sharing a rare link
-    says more than sharing a common one.
 
-    Each film's pairs are made where the film is: its (film, link) rows are spread by film,
-    and every task holds each used link's sorted films (broadcast: one int per film_links row
-    of the links used; at most ~15 M on the full dump, ~60 MB of ints, estimated), so it pairs
-    a film with the later films of its links and sums them there. The aggregation then needs
-    no shuffle of the pair rows, which a self-join on link_id does (3,000-film sample, 13 M
-    pair rows, one session: 3.8-4.1 s against 7.1-11.8 s for the self-join's, same rows).
+def build_film_pairs(film_links: DataFrame, link_films: LinkFilms, min_shared: int) -> DataFrame:
+    """film_links + the used links' films (pairs.LinkFilms of pair_members' rows) ->
+    film_pairs(film_a, film_b, shared, weight), film_a < film_b, shared >= min_shared.
+
+    weight sums the shared links' idf, ln(n_films / film_count): sharing a rare link says more
+    than sharing a common one. Each film's pairs are made where the film is: its (film, link)
+    rows are spread by film over spark.sql.shuffle.partitions tasks, every task holds the used
+    links' sorted films (broadcast: 8 bytes per film_links row of a used link; ~15 M rows on
+    the full dump, estimated), and pairs.film_pairs makes and sums the pair rows as numpy
+    arrays. Each task's rows come out ordered by (film_a, film_b).
     """
-    usable = links.filter(F.col("film_count") <= max_link_films).select(
-        "link_id", F.log(F.lit(float(max(n_films, 1))) / F.col("film_count")).alias("idf")
-    )
-    members = film_links.select("film_id", "link_id").join(usable, "link_id")
-    films_of = members.groupBy("link_id").agg(
-        F.array_sort(F.collect_list("film_id")).alias("films")
-    )
-    film_a = members.select(F.col("film_id").alias("film_a"), "link_id", "idf")
-    later = F.filter("films", lambda film: film > F.col("film_a"))
+    spark = film_links.sparkSession
+    broadcast = spark.sparkContext.broadcast(link_films)
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+
+    def film_pairs_of_films(batches):
+        return pairs.pair_batches(batches, broadcast.value, min_shared)
+
     return (
-        film_a.repartition("film_a")
-        .join(F.broadcast(films_of), "link_id")
-        .select("film_a", "idf", F.explode(later).alias("film_b"))
-        .groupBy("film_a", "film_b")
-        .agg(F.count("*").cast("int").alias("shared"), F.sum("idf").cast("float").alias("weight"))
-        .filter(F.col("shared") >= min_shared)
+        film_links.select("film_id", "link_id")
+        .repartition(partitions, "film_id")
+        .mapInArrow(film_pairs_of_films, pairs.PAIR_DDL)
     )

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from spark_jobs import transforms
+from spark_jobs.pairs import LinkFilms
 from spark_jobs.wikitext import LIST_FIELDS
 
 
@@ -80,11 +81,15 @@ def test_film_pairs_cap_and_min_shared(spark):
         [(0, "Everywhere", 3), (1, "Pair", 2), (2, "Other", 2)],
         "link_id int, title string, film_count int",
     )
-    capped = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=2,
-                                         min_shared=1)
+
+    def film_pairs(max_link_films, min_shared):
+        members = transforms.pair_members(film_links, links, max_link_films).toArrow()
+        return transforms.build_film_pairs(film_links, LinkFilms.from_arrow(members, 10),
+                                           min_shared)
+
+    capped = film_pairs(max_link_films=2, min_shared=1)
     assert rows(capped, "film_a", "film_b", "shared") == [(0, 1, 1), (0, 2, 1)]
-    both = transforms.build_film_pairs(film_links, links, n_films=10, max_link_films=5,
-                                       min_shared=2)
+    both = film_pairs(max_link_films=5, min_shared=2)
     assert rows(both, "film_a", "film_b", "shared") == [(0, 1, 2), (0, 2, 2)]
     weight = both.filter("film_b = 1").first()["weight"]
     assert weight == pytest.approx(math.log(10 / 3) + math.log(10 / 2), rel=1e-6)
