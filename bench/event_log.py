@@ -2,11 +2,15 @@
 
     python -m spark_jobs.parse_dump ... -p spark.event_log_dir=DIR
     python -m bench.event_log DIR        (the newest log in DIR, or a log file)
+    python -m bench.event_log DIR --stages 80   (and every stage submitted from 80 s on)
 
 For each Spark SQL query (in start order): when it started (seconds after the first), its
 wall time, its Spark jobs and the seconds its tasks ran; then the same summed by job
 description (parse_dump names its steps and writes: "step 2/4: redirects", "write films"),
 and the time within the span when no job ran at all (the driver planning, or Python).
+With --stages, each stage too: when it was submitted, its wall time, its tasks' count, summed
+and longest seconds, and its job's description (which table's write, say): where a step's
+critical path lies.
 Standard library only: the log must be uncompressed, as spark.event_log_dir writes it.
 """
 
@@ -29,11 +33,24 @@ class Query:
 
 
 @dataclass
+class Stage:
+    stage_id: int
+    description: str  # its job's spark.job.description
+    submitted_ms: int
+    completed_ms: int
+    tasks: int
+    task_ms: int  # summed run time of its tasks
+    longest_task_ms: int
+    name: str
+
+
+@dataclass
 class Summary:
     queries: list[Query]
     job_span_ms: dict[int, tuple[int, int]]  # job id -> (submitted, completed)
     job_task_ms: dict[int, int]  # job id -> summed run time of its tasks (launch to finish)
     job_tasks: dict[int, int]
+    stages: list[Stage] = field(default_factory=list)  # completed ones, by submission
 
     def query_task_ms(self, q: Query) -> int:
         return sum(self.job_task_ms.get(j, 0) for j in q.jobs)
@@ -69,6 +86,9 @@ def read_summary(log: Path) -> Summary:
     stage_job: dict[int, int] = {}
     task_ms: dict[int, int] = {}
     tasks: dict[int, int] = {}
+    job_description: dict[int, str] = {}
+    stage_tasks: dict[int, list[int]] = {}
+    stages: list[Stage] = []
     with log.open("rb") as f:
         # Spark names a compressed log after its codec; zstd's magic number, in case not.
         if log.suffix in (".zstd", ".lz4", ".lzf", ".snappy") or f.read(4) == b"\x28\xb5\x2f\xfd":
@@ -91,7 +111,9 @@ def read_summary(log: Path) -> Summary:
                 job_span[job] = [event["Submission Time"], event["Submission Time"]]
                 for stage in event["Stage IDs"]:
                     stage_job[stage] = job
-                execution = (event.get("Properties") or {}).get("spark.sql.execution.id")
+                properties = event.get("Properties") or {}
+                job_description[job] = properties.get("spark.job.description") or ""
+                execution = properties.get("spark.sql.execution.id")
                 if execution is not None and int(execution) in queries:
                     queries[int(execution)].jobs.append(job)
             elif kind == "SparkListenerJobEnd" and event["Job ID"] in job_span:
@@ -101,8 +123,19 @@ def read_summary(log: Path) -> Summary:
                 info = event["Task Info"]
                 task_ms[job] = task_ms.get(job, 0) + info["Finish Time"] - info["Launch Time"]
                 tasks[job] = tasks.get(job, 0) + 1
+                stage_tasks.setdefault(event["Stage ID"], []).append(
+                    info["Finish Time"] - info["Launch Time"])
+            elif kind == "SparkListenerStageCompleted":
+                info = event["Stage Info"]
+                stage = info["Stage ID"]
+                ran = stage_tasks.get(stage, [])
+                stages.append(Stage(
+                    stage, job_description.get(stage_job.get(stage, -1), ""),
+                    info.get("Submission Time") or 0, info.get("Completion Time") or 0,
+                    len(ran), sum(ran), max(ran, default=0), info.get("Stage Name") or ""))
     return Summary(sorted(queries.values(), key=lambda q: q.start_ms),
-                   {j: (s, e) for j, (s, e) in job_span.items()}, task_ms, tasks)
+                   {j: (s, e) for j, (s, e) in job_span.items()}, task_ms, tasks,
+                   sorted(stages, key=lambda s: (s.submitted_ms, s.stage_id)))
 
 
 def report(summary: Summary) -> str:
@@ -133,15 +166,36 @@ def report(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def stage_report(summary: Summary, from_s: float = 0.0) -> str:
+    """The stages submitted from `from_s` seconds after the first query's start on."""
+    t0 = summary.queries[0].start_ms if summary.queries else 0
+    lines = [f"{'start s':>8} {'wall s':>7} {'tasks':>5} {'task s':>7} {'longest':>7}  "
+             "job description | stage"]
+    for s in summary.stages:
+        if (s.submitted_ms - t0) / 1e3 < from_s:
+            continue
+        wall = (s.completed_ms - s.submitted_ms) / 1e3
+        lines.append(f"{(s.submitted_ms - t0) / 1e3:8.1f} {wall:7.2f} "
+                     f"{s.tasks:5d} {s.task_ms / 1e3:7.2f} {s.longest_task_ms / 1e3:7.2f}  "
+                     f"{s.description[:40]} | {s.name[:50]}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.event_log", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", type=Path, help="an event log file, or the folder of logs")
+    parser.add_argument("--stages", type=float, nargs="?", const=0.0, metavar="FROM_S",
+                        help="also list each stage submitted from FROM_S seconds on (default 0)")
     args = parser.parse_args(argv)
     try:
         log = newest_log(args.path)
         print(f"event log: {log}")
-        print(report(read_summary(log)))
+        summary = read_summary(log)
+        print(report(summary))
+        if args.stages is not None:
+            print()
+            print(stage_report(summary, args.stages))
     except (OSError, ValueError) as e:
         print(f"event_log: error: {e}", file=sys.stderr)
         return 2

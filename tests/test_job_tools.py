@@ -58,23 +58,27 @@ def test_event_log_setting_writes_one_uncompressed_log_per_application(tmp_path)
 def _events(tmp_path):
     """Two queries: `read` (one job, two tasks of 4 s, 0-5 s) and `write films` (two jobs,
     6-7 s and 8-10 s); nothing runs from 5 to 6 s and from 7 to 8 s."""
-    def job(job_id, execution, stage, start, end, tasks):
+    def job(job_id, execution, stage, start, end, tasks, description):
         return [
             {"Event": "SparkListenerJobStart", "Job ID": job_id, "Submission Time": start,
-             "Stage IDs": [stage], "Properties": {"spark.sql.execution.id": str(execution)}},
+             "Stage IDs": [stage], "Properties": {"spark.sql.execution.id": str(execution),
+                                                  "spark.job.description": description}},
             *({"Event": "SparkListenerTaskEnd", "Stage ID": stage,
                "Task Info": {"Launch Time": a, "Finish Time": b}} for a, b in tasks),
+            {"Event": "SparkListenerStageCompleted",
+             "Stage Info": {"Stage ID": stage, "Submission Time": start, "Completion Time": end,
+                            "Number of Tasks": len(tasks), "Stage Name": f"stage {stage}"}},
             {"Event": "SparkListenerJobEnd", "Job ID": job_id, "Completion Time": end},
         ]
     sql = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecution"
     events = [
         {"Event": "SparkListenerApplicationStart", "Timestamp": 0},
         {"Event": sql + "Start", "executionId": 0, "description": "step 1/4: read", "time": 0},
-        *job(0, 0, 0, 0, 5000, [(500, 4500), (1000, 5000)]),
+        *job(0, 0, 0, 0, 5000, [(500, 4500), (1000, 5000)], "step 1/4: read"),
         {"Event": sql + "End", "executionId": 0, "time": 5000},
         {"Event": sql + "Start", "executionId": 1, "description": "write films", "time": 5500},
-        *job(1, 1, 1, 6000, 7000, [(6000, 7000)]),
-        *job(2, 1, 2, 8000, 10000, [(8000, 9500)]),
+        *job(1, 1, 1, 6000, 7000, [(6000, 7000)], "write films"),
+        *job(2, 1, 2, 8000, 10000, [(8000, 9500)], "write films"),
         {"Event": sql + "End", "executionId": 1, "time": 10000},
     ]
     log = tmp_path / "local-1"
@@ -95,6 +99,19 @@ def test_event_log_summary_of_queries_jobs_task_seconds_and_idle_time(tmp_path, 
                          "query's start to the last one's end, 2.0 s of it with no job running")
     assert event_log_main([str(tmp_path)]) == 0  # a folder: its newest log
     assert "write films" in capsys.readouterr().out
+
+
+def test_event_log_lists_stages_from_a_given_second(tmp_path, capsys):
+    summary = read_summary(_events(tmp_path))
+    assert [(s.stage_id, s.description, s.tasks, s.task_ms, s.longest_task_ms)
+            for s in summary.stages] == [(0, "step 1/4: read", 2, 8000, 4000),
+                                         (1, "write films", 1, 1000, 1000),
+                                         (2, "write films", 1, 1500, 1500)]
+    assert event_log_main([str(tmp_path), "--stages", "6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    stage_lines = lines[lines.index(next(x for x in lines if "job description | stage" in x)) + 1:]
+    assert stage_lines == ["     6.0    1.00     1    1.00    1.00  write films | stage 1",
+                           "     8.0    2.00     1    1.50    1.50  write films | stage 2"]
 
 
 def test_event_log_refuses_a_compressed_log_saying_how_to_write_one(tmp_path, capsys):
