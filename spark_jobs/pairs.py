@@ -23,7 +23,8 @@ import pyarrow as pa
 PAIR_SCHEMA = pa.schema([("film_a", pa.int32()), ("film_b", pa.int32()),
                          ("shared", pa.int32()), ("weight", pa.float32())])
 PAIR_DDL = "film_a INT, film_b INT, shared INT, weight FLOAT"
-# Pair rows made at once (before summing), whole films at a time: ~50 bytes a row at the peak.
+# Pair rows made at once (before summing), whole films at a time: ~64 bytes a row at the
+# peak (eight 8-byte arrays, counted, not measured).
 # Smaller blocks also sort faster: the 3,000-film bench dump's 13.1 M pair rows took 0.76 CPU-s
 # in blocks of 1 M, 1.02-1.05 in blocks of 4 M (one process, two runs each).
 BLOCK_ROWS = 1_000_000
@@ -68,18 +69,18 @@ def film_pairs(films: np.ndarray, links: np.ndarray, index: LinkFilms, min_share
     films, links = np.asarray(films, np.int64)[order], np.asarray(links, np.int64)[order]
     known = links < len(index.idf)
     films, links = films[known], links[known]
+    if not len(films):
+        return
     n = index.n_films
-    # Where each row's link's run of films continues after the row's film, and where it ends.
+    # Each row's pair rows: its link's films after the row's film, from keys[start] on.
     start = np.searchsorted(index.keys, links * n + films, side="right")
     later = np.searchsorted(index.keys, (links + 1) * n, side="left") - start
-    made = np.cumsum(later)
-    before = made - later  # pair rows of the rows before
+    before = np.cumsum(later) - later  # pair rows of the rows before
     # Blocks of whole films: a row's block is that of its film's first row.
-    first_row = np.flatnonzero(np.r_[True, films[1:] != films[:-1]]) if len(films) else []
+    first_row = np.flatnonzero(np.r_[True, films[1:] != films[:-1]])
     block = np.zeros(len(films), np.int64)
-    if len(films):
-        block[first_row] = before[first_row] // block_rows
-        block = np.maximum.accumulate(block)
+    block[first_row] = before[first_row] // block_rows
+    block = np.maximum.accumulate(block)
     for lo, hi in _runs(block):
         yield from _summed(films[lo:hi], links[lo:hi], start[lo:hi], later[lo:hi], index,
                            min_shared)
@@ -87,8 +88,6 @@ def film_pairs(films: np.ndarray, links: np.ndarray, index: LinkFilms, min_share
 
 def _runs(values: np.ndarray) -> Iterator[tuple[int, int]]:
     """[lo, hi) of each run of equal values."""
-    if not len(values):
-        return
     edges = np.flatnonzero(values[1:] != values[:-1]) + 1
     bounds = [0, *edges.tolist(), len(values)]
     yield from zip(bounds[:-1], bounds[1:], strict=False)
