@@ -109,6 +109,7 @@ def test_hand_written_pairs_and_redirects(hand_tables):
     out, _ = hand_tables
     pairs = {(p["film_a"], p["film_b"]): p["shared"] for p in table(out, "film_pairs")}
     assert all(a < b for a, b in pairs)
+    assert not any(f.nullable for f in pq.read_table(out / "film_pairs").schema)
     # Alpha and Beta share Space, Robots, Gamma, Ann Lee.
     assert pairs[(0, 1)] == 4
     redirects = {(r["source"], r["target"]) for r in table(out, "redirects")}
