@@ -3,8 +3,9 @@
 A link on d films makes d(d-1)/2 pair rows before they are summed into (film_a, film_b,
 shared, weight). As Spark rows (explode, hash aggregate, sort) they cost 2.6-3.4 us each of
 task time; here a task makes them as arrays, sorts them once and sums runs of equal pairs:
-the 3,000-film bench dump's 13.1 M in 0.8 CPU-s in one process, and in the job 6.6 task-s
-with the Parquet writing of the 3.1 M pairs kept (one event log; 13.4 task-s as Spark rows).
+the 3,000-film bench dump's 13.1 M in 0.76-0.94 CPU-s in one process (blocks of 1 M, four
+runs), and in the job 6.6 task-s with the Parquet writing of the 3.1 M pairs kept (one event
+log; 13.4 task-s as Spark rows).
 The same pairs, counts and weights (identical tables).
 
 `LinkFilms` is what every task needs (broadcast): each used link's films in ascending order
