@@ -150,7 +150,10 @@ def test_hand_written_manifest_counts(hand_tables):
     cpu = manifest["jvm_cpu_s"]
     assert cpu.keys() == manifest["timings_s"].keys()
     assert all(v > 0 for v in cpu.values())
-    assert sum(v for k, v in cpu.items() if k != "total") <= cpu["total"]
+    # Each figure is rounded to 1 ms (half a unit either way), so the steps' sum may pass the
+    # rounded total by that much (CI once saw 7.540000000000001 against 7.54).
+    steps = [v for k, v in cpu.items() if k != "total"]
+    assert sum(steps) <= cpu["total"] + 0.0005 * len(cpu)
 
 
 def test_bad_pages_are_counted_and_skipped(spark, tmp_path):
