@@ -302,9 +302,10 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         )
         step_ended("links")
 
-        # 4. Pairs, then write every table aside and publish.
+        # 4. Write every table aside (film pairs made on the way) and publish.
         step(4, "write: film pairs and all tables, then publish")
-        tables = {
+        # A table's DataFrame, or a function making it in the table's write thread.
+        tables: dict = {
             # One file each (films ~150k rows, links <= 10^6): a single-partition sort needs
             # no sampling job, unlike orderBy's range partitioning.
             "films": films.repartition(1).sortWithinPartitions("film_id"),
@@ -314,18 +315,25 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "redirects": redirects.select("source", "target", "hops").orderBy("source"),
         }
         pairs: dict = {"enabled": pair_cfg["enabled"]}
-        if pair_cfg["enabled"]:
+
+        def film_pairs_table():
+            # Made in its write thread: the two small jobs that size and collect the pairs'
+            # links run while the other tables are written, not before them (3.4 GB-XML dump,
+            # four interleaved pairs of jobs: the step 9.3-11.9 s against 10.8-13.3).
             cap = _pair_cap(links, pair_cfg)
             # What the budget decided (the settings themselves are in the manifest's config).
             pairs.update(link_films_cap=cap.link_films_cap, lowered_by_budget=cap.lowered,
                          links_used=cap.links_used, pair_rows_before_aggregation=cap.pair_rows)
-            tables["film_pairs"] = transforms.build_film_pairs(
+            return transforms.build_film_pairs(
                 film_links, _link_films(film_links, links, n_films, cap.link_films_cap),
                 pair_cfg["min_shared"])
 
+        if pair_cfg["enabled"]:
+            tables["film_pairs"] = film_pairs_table
+
         def write_table(name: str) -> dict:
             spark.sparkContext.setJobDescription(f"write {name}")  # this thread's jobs
-            df = tables[name]
+            df = tables[name]() if callable(tables[name]) else tables[name]
             # Rows counted as they pass to the writer (no second job reading the files).
             observed = Observation(f"{name}_rows")
             counted = df.observe(observed, F.count(F.lit(1)).alias("rows"))
