@@ -324,10 +324,15 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             # What the budget decided (the settings themselves are in the manifest's config).
             pairs.update(link_films_cap=cap.link_films_cap, lowered_by_budget=cap.lowered,
                          links_used=cap.links_used, pair_rows_before_aggregation=cap.pair_rows)
-            return transforms.build_film_pairs(
-                film_links, _link_films(film_links, links, n_films, cap.link_films_cap),
-                pair_cfg["min_shared"])
+            link_films = spark.sparkContext.broadcast(
+                _link_films(film_links, links, n_films, cap.link_films_cap))
+            broadcasts.append(link_films)
+            return transforms.build_film_pairs(film_links, link_films, pair_cfg["min_shared"])
 
+        # Destroyed once the writes end: on the full dump ~120 MB (8 bytes for each of ~15 M
+        # film_links rows of used links, estimated) that a session running the job again
+        # would otherwise keep.
+        broadcasts: list = []
         if pair_cfg["enabled"]:
             tables["film_pairs"] = film_pairs_table
 
@@ -346,8 +351,15 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         # them: in threads, one's tasks run while the next is planned (337 MB-XML dump,
         # three interleaved pairs: 6.1-6.4 s against 7.7-8.4 s serial). The pool is left
         # only when every write has ended, so a failed run's abort() never races a writer.
-        with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
-            counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
+        try:
+            with ThreadPoolExecutor(len(tables), thread_name_prefix="write") as pool:
+                counts = dict(zip(tables, pool.map(write_table, tables), strict=True))
+        finally:
+            for b in broadcasts:
+                try:
+                    b.destroy()
+                except Exception as e:  # noqa: BLE001 - a cleanup never hides how the run ended
+                    logger.warning("could not destroy film_pairs' broadcast: %s", e)
         step_ended("write")
 
     timings["total"] = time.monotonic() - started

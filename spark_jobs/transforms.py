@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pyspark.broadcast import Broadcast
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -237,8 +238,10 @@ def pair_members(film_links: DataFrame, links: DataFrame, max_link_films: int) -
     return film_links.select("link_id", "film_id").join(used, "link_id")
 
 
-def build_film_pairs(film_links: DataFrame, link_films: LinkFilms, min_shared: int) -> DataFrame:
-    """film_links + the used links' films (pairs.LinkFilms of pair_members' rows) ->
+def build_film_pairs(film_links: DataFrame, link_films: Broadcast[LinkFilms],
+                     min_shared: int) -> DataFrame:
+    """film_links + the used links' films (pairs.LinkFilms of pair_members' rows, broadcast by
+    the caller, who destroys it once the pairs are written) ->
     film_pairs(film_a, film_b, shared, weight), film_a < film_b, shared >= min_shared.
 
     weight sums the shared links' idf, ln(n_films / film_count): sharing a rare link says more
@@ -248,12 +251,10 @@ def build_film_pairs(film_links: DataFrame, link_films: LinkFilms, min_shared: i
     the full dump, estimated), and pairs.film_pairs makes and sums the pair rows as numpy
     arrays. Each task's rows come out ordered by (film_a, film_b).
     """
-    spark = film_links.sparkSession
-    broadcast = spark.sparkContext.broadcast(link_films)
-    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    partitions = int(film_links.sparkSession.conf.get("spark.sql.shuffle.partitions"))
 
     def film_pairs_of_films(batches):
-        return pairs.pair_batches(batches, broadcast.value, min_shared)
+        return pairs.pair_batches(batches, link_films.value, min_shared)
 
     return (
         film_links.select("film_id", "link_id")

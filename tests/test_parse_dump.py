@@ -368,7 +368,13 @@ def test_a_run_refuses_an_output_that_a_live_run_is_writing(spark, tmp_path):
     assert elsewhere.exists() and not (out / "tables").exists()
 
 
-def test_dead_runs_leftovers_are_removed_and_a_run_leaves_no_claim(spark, tmp_path):
+def test_dead_runs_leftovers_are_removed_and_a_run_leaves_no_claim_or_broadcast(
+        spark, tmp_path, monkeypatch):
+    from pyspark.broadcast import Broadcast
+
+    destroyed = []
+    destroy = Broadcast.destroy
+    monkeypatch.setattr(Broadcast, "destroy", lambda b, *a: destroyed.append(b) or destroy(b, *a))
     (tmp_path / "in").mkdir()
     dump = write_dump(tmp_path / "in" / "hand.xml.bz2", HAND_PAGES)
     out = tmp_path / "out"
@@ -380,6 +386,7 @@ def test_dead_runs_leftovers_are_removed_and_a_run_leaves_no_claim(spark, tmp_pa
     manifest = job(spark, [dump], out / "tables")
     assert sorted(p.name for p in out.iterdir()) == ["tables"]
     assert read_manifest(str(out / "tables"))["id"] == manifest["id"]
+    assert len(destroyed) == 1  # film_pairs' broadcast links, not kept by the session
 
 
 def test_the_claim_is_renewed_while_a_run_works_and_removed_when_it_fails(spark, tmp_path):

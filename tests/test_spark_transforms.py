@@ -84,8 +84,8 @@ def test_film_pairs_cap_and_min_shared(spark):
 
     def film_pairs(max_link_films, min_shared):
         members = transforms.pair_members(film_links, links, max_link_films).toArrow()
-        return transforms.build_film_pairs(film_links, LinkFilms.from_arrow(members, 10),
-                                           min_shared)
+        link_films = spark.sparkContext.broadcast(LinkFilms.from_arrow(members, 10))
+        return transforms.build_film_pairs(film_links, link_films, min_shared)
 
     capped = film_pairs(max_link_films=2, min_shared=1)
     assert rows(capped, "film_a", "film_b", "shared") == [(0, 1, 1), (0, 2, 1)]
