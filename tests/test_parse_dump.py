@@ -374,7 +374,8 @@ def test_dead_runs_leftovers_are_removed_and_a_run_leaves_no_claim_or_broadcast(
 
     destroyed = []
     destroy = Broadcast.destroy
-    monkeypatch.setattr(Broadcast, "destroy", lambda b, *a: destroyed.append(b) or destroy(b, *a))
+    monkeypatch.setattr(Broadcast, "destroy",
+                        lambda b, *a, **kw: destroyed.append(b) or destroy(b, *a, **kw))
     (tmp_path / "in").mkdir()
     dump = write_dump(tmp_path / "in" / "hand.xml.bz2", HAND_PAGES)
     out = tmp_path / "out"
