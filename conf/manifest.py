@@ -11,9 +11,13 @@ import json
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+# Written first into a folder that a stage fills in place (a training run): it names the
+# folder's kind, so that an unfinished run can be told from someone else's files.
+STARTED = "started.json"
 TABLES_KIND, TABLES_SCHEMA_VERSION = "wikifilms.tables", 1
 RUN_KIND, RUN_SCHEMA_VERSION = "wikifilms.run", 1
-INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 1
+# Index schema 2: every file listed with its whole-file SHA-256 (1 had a partial fingerprint).
+INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 2
 
 
 def write_json(path: str | Path, data) -> None:
