@@ -31,8 +31,10 @@ from conf.manifest import (
     read_manifest,
     write_json,
 )
+from conf.outputs import OutputFolderError, check_output_folder
 from conf.version import code_version
-from index.folder import KINDS, IndexFolderError, file_entry, write_arrow
+from index import verified
+from index.folder import KINDS, IndexFolderError, file_entry, file_names, write_arrow
 from index.lookup import alias_table
 from index.recall import tune_search_k
 
@@ -109,9 +111,13 @@ def build_forest(vectors: np.ndarray, path: Path, cfg_index: dict):
 
 
 def _build_side(kind: str, vectors: np.ndarray, items: pa.Table, redirects: dict[str, str],
-                staging: Path, index_id: str, cfg_index: dict) -> dict:
+                staging: Path, index_id: str, cfg_index: dict,
+                states: dict[str, list[int]]) -> dict:
+    """One side's files in `staging` and its manifest entry; each file's state goes into
+    `states` (by file name), for the verified-files cache once the folder is published."""
+    names = file_names(kind)
     started = time.perf_counter()
-    forest = build_forest(vectors, staging / f"{kind}.ann", cfg_index)
+    forest = build_forest(vectors, staging / names["ann"], cfg_index)
     build_seconds = time.perf_counter() - started
     recall = tune_search_k(forest, vectors, cfg_index["n_trees"], cfg_index["search_k"],
                            k=RECALL_K, target=cfg_index["target_recall"],
@@ -119,33 +125,41 @@ def _build_side(kind: str, vectors: np.ndarray, items: pa.Table, redirects: dict
                            tune=cfg_index["tune_search_k"],
                            prefer_exact=cfg_index["prefer_exact_when_faster"])
     forest.unload()
-    np.save(staging / f"{kind}.npy", vectors)
-    write_arrow(staging / f"{kind}.arrow", items, index_id)
+    np.save(staging / names["vectors"], vectors)
+    write_arrow(staging / names["items_table"], items, index_id)
     aliases = alias_table(items.column("title").to_pylist(), redirects)
-    write_arrow(staging / f"{kind}_aliases.arrow", aliases, index_id)
+    write_arrow(staging / names["aliases"], aliases, index_id)
     via = pc.value_counts(aliases["via"].combine_chunks().dictionary_decode()).to_pylist()
+    entries = {}
+    for role, name in names.items():
+        entries[role], states[name] = file_entry(staging / name)
     logger.info("%s: %d items, %d trees in %.1f s; recall@%d %.4f at search_k %d; queries "
                 "answered by %s", kind, len(vectors), cfg_index["n_trees"], build_seconds,
                 RECALL_K, recall["recall"], recall["search_k"],
                 "Annoy" if recall["search"] == "annoy" else "brute force")
     return {
         "items": int(len(vectors)),
-        "ann": file_entry(staging / f"{kind}.ann"),
-        "vectors": file_entry(staging / f"{kind}.npy"),
-        "items_table": file_entry(staging / f"{kind}.arrow"),
-        "aliases": file_entry(staging / f"{kind}_aliases.arrow"),
+        **entries,
         "lookup": {v["values"]: v["counts"] for v in via},
         "recall": recall,
         "build_seconds": round(build_seconds, 3),
     }
 
 
-def _publish(staging: Path, out: Path, overwrite: bool) -> None:
-    """Move the finished staging folder to `out` (replacing an old index only if asked)."""
+def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> bool:
+    """IndexFolderError unless `out` may be written (conf/outputs.py: an index folder is
+    replaced only with `overwrite`, anything else never); whether something is there."""
+    try:
+        return check_output_folder(out, INDEX_KIND, "index folder", inputs=inputs,
+                                   overwrite=overwrite).exists
+    except OutputFolderError as e:
+        raise IndexFolderError(str(e)) from e
+
+
+def _publish(staging: Path, out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Move the finished staging folder to `out` (checked again: the build took a while)."""
     old = None
-    if out.exists():
-        if not overwrite:
-            raise IndexFolderError(f"{out} exists; pass --overwrite to replace it")
+    if _check_out(out, inputs, overwrite):
         old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
         out.rename(old)
     staging.rename(out)
@@ -157,8 +171,8 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
                 overwrite: bool = False) -> dict:
     """Build the index folder `out_dir` from the finished run `run_dir`; returns its manifest."""
     run_dir, out = Path(run_dir), Path(out_dir)
-    if out.exists() and not overwrite:
-        raise IndexFolderError(f"{out} exists; pass --overwrite to replace it")
+    inputs = [run_dir, *([Path(tables_dir)] if tables_dir else [])]
+    _check_out(out, inputs, overwrite)
     started = time.perf_counter()
     run = _read_run(run_dir)
     dim, counts = int(run["dim"]), run["counts"]
@@ -176,15 +190,17 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
                                    "vectors; the run folder is inconsistent, re-train it")
     tables = Path(tables_dir) if tables_dir else Path(run["tables"]["folder"])
     redirects = load_redirects(tables, run["tables"]["id"])
+    inputs.append(tables)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.building-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     index_id = uuid.uuid4().hex
     cfg_index = cfg["index"]
+    states: dict[str, list[int]] = {}
     try:
         sides = {kind: _build_side(kind, vectors[kind], items[kind], redirects, staging,
-                                   index_id, cfg_index) for kind in KINDS}
+                                   index_id, cfg_index, states) for kind in KINDS}
         manifest = {
             "kind": INDEX_KIND,
             "schema_version": INDEX_SCHEMA_VERSION,
@@ -204,9 +220,12 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
             "seconds": round(time.perf_counter() - started, 3),
         }
         write_json(staging / MANIFEST, manifest)
-        _publish(staging, out, overwrite)
+        _publish(staging, out, inputs, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    # Hashed as they were written: the first query need not read them again.
+    verified.remember([(out / name, states[name], sides[kind][role]["sha256"])
+                       for kind in KINDS for role, name in file_names(kind).items()])
     logger.info("index written to %s (manifest %s)", out, index_id[:8])
     return manifest

@@ -4,7 +4,7 @@ Neither command imports TensorFlow or PySpark; `query` memory-maps the index, so
 in well under a second from a cold start.
 
 Exit status: 0 answered; 1 a title was not found or is ambiguous (suggestions or candidates
-on stderr); 2 a bad index folder, run folder or configuration (one line naming the file).
+on stderr); 2 a bad index folder, run folder, configuration or argument (one line naming it).
 """
 
 from __future__ import annotations
@@ -17,6 +17,28 @@ import sys
 from conf import ConfigError, load_config
 
 NOT_FOUND, BAD_INPUT = 1, 2
+# MediaWiki's limit on a page title: a longer argument cannot name a page.
+MAX_TITLE_BYTES = 255
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be a query (exit 2)."""
+
+
+def check_title(title: str) -> str:
+    """`title` stripped, or UsageError: empty, not valid UTF-8 (argv bytes that Python kept
+    as surrogates), or longer than any page title can be."""
+    try:
+        size = len(title.encode("utf-8"))
+    except UnicodeEncodeError as e:
+        shown = title.encode("utf-8", "surrogateescape")[:80]
+        raise UsageError(f"the title {shown!r} is not valid UTF-8: give titles in UTF-8") from e
+    if not title.strip():
+        raise UsageError("an empty title: give the title of a film (or of a page with --links)")
+    if size > MAX_TITLE_BYTES:
+        raise UsageError(f"a title of {size} bytes ({title[:40]!r}...): page titles are at "
+                         f"most {MAX_TITLE_BYTES} bytes")
+    return title.strip()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("-k", type=int, default=10, help="answers (default 10)")
     query.add_argument("--links", action="store_true", help="query the links (pages) index")
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    verify = sub.add_parser("verify", help="check every file of an index folder against its "
+                            "manifest (whole-file SHA-256)")
+    verify.add_argument("--index", required=True, help="index folder written by `build`")
     search = query.add_mutually_exclusive_group()
     search.add_argument("--exact", dest="exact", action="store_const", const=True,
                         help="brute force (the default where the build found it faster)")
@@ -81,9 +106,10 @@ def _query(args) -> int:
     from index.query import nearest
 
     kind = "links" if args.links else "films"
+    titles = [check_title(t) for t in args.titles]  # before the index is opened
     side = open_index(args.index, kind)
     ids, notes = [], []
-    for title in args.titles:
+    for title in titles:
         found = side.lookup.resolve(title)
         if found.ambiguous:
             listed = "; ".join(_describe(side, i) for i in found.candidates[:10])
@@ -135,9 +161,15 @@ def main(argv: list[str] | None = None) -> int:
                                      "search_k": manifest[k]["recall"]["search_k"]}
                                  for k in ("films", "links")}}, indent=2))
             return 0
+        if args.command == "verify":
+            from index.folder import verify_index
+
+            for line in verify_index(args.index):
+                print(line)
+            return 0
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)
-    except (ConfigError, IndexFolderError, OSError) as e:
+    except (ConfigError, IndexFolderError, UsageError, OSError) as e:
         print(f"index: error: {e}", file=sys.stderr)
         return BAD_INPUT

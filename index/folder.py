@@ -6,14 +6,18 @@
     films_aliases.arrow, links_aliases.arrow   title lookup (index.lookup)
     manifest.json                        written last (kind wikifilms.index)
 
-Every file is listed in the manifest with its size and a fingerprint (SHA-1 of its first and
-last MiB), and every Arrow file carries the index id in its schema metadata, so a file copied
-in from another build, truncated or overwritten is refused by name before Annoy touches it.
+Every file is listed in the manifest with its size and SHA-256 (checked once per version of
+the file: index/verified.py), and every Arrow file carries the index id in its schema
+metadata, so a file copied in from another build, truncated or overwritten is refused by
+name before Annoy touches it (Annoy crashes the process on a damaged file).
+
+`build --overwrite` swaps the new folder in with two renames; a query that read the old
+manifest and then meets the new files (or no folder, between the renames) opens it again.
 """
 
 from __future__ import annotations
 
-import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +25,17 @@ import numpy as np
 import pyarrow as pa
 
 from conf.manifest import INDEX_KIND, INDEX_SCHEMA_VERSION, read_manifest
+from index import verified
 from index.lookup import TitleLookup
 
 KINDS = ("films", "links")
+ROLES = ("ann", "vectors", "items_table", "aliases")
+
+
+def file_names(kind: str) -> dict[str, str]:
+    """The file of each role on one side of the folder (module docstring)."""
+    return dict(zip(ROLES, (f"{kind}.ann", f"{kind}.npy", f"{kind}.arrow",
+                            f"{kind}_aliases.arrow"), strict=True))
 REBUILD = "rebuild it with `python -m index build --run RUN_DIR --out INDEX_DIR`"
 
 
@@ -31,20 +43,15 @@ class IndexFolderError(ValueError):
     """An index folder that cannot be written or read; the message names the file."""
 
 
-def fingerprint(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-1 of the size, the first and the last `chunk` bytes: cheap enough for every query."""
-    size = path.stat().st_size
-    digest = hashlib.sha1(str(size).encode())
-    with open(path, "rb") as f:
-        digest.update(f.read(chunk))
-        if size > chunk:
-            f.seek(max(chunk, size - chunk))
-            digest.update(f.read(chunk))
-    return digest.hexdigest()
+# A query that fails while `build --overwrite` swaps folders waits this long and opens again.
+SWAP_RETRY_S = 0.05
 
 
-def file_entry(path: Path) -> dict:
-    return {"file": path.name, "bytes": path.stat().st_size, "fingerprint": fingerprint(path)}
+def file_entry(path: Path) -> tuple[dict, list[int]]:
+    """The manifest's entry for a file just written, and its verified.file_state."""
+    state = verified.file_state(path)
+    return ({"file": path.name, "bytes": path.stat().st_size,
+             "sha256": verified.sha256_of(path)}, state)
 
 
 def read_arrow(path: Path) -> pa.Table:
@@ -77,14 +84,27 @@ class ItemIndex:
         return self.items.column("title")[i].as_py()
 
 
-def _check_file(folder: Path, entry: dict) -> Path:
+def check_file(folder: Path, entry: dict, *, force: bool = False) -> Path:
+    """The path of a manifest-listed file, or IndexFolderError when it is missing or differs
+    from what the build wrote (`force`: hash it even if this version was verified before)."""
     path = folder / entry["file"]
     if not path.is_file():
         raise IndexFolderError(f"{path}: missing; {REBUILD}")
-    if path.stat().st_size != entry["bytes"] or fingerprint(path) != entry["fingerprint"]:
+    if (path.stat().st_size != entry["bytes"]
+            or not verified.matches(path, entry["sha256"], force=force)):
         raise IndexFolderError(f"{path}: does not match {folder / 'manifest.json'} (changed, "
-                               f"truncated or from another build); {REBUILD}")
+                               f"damaged, truncated or from another build); {REBUILD}")
     return path
+
+
+def side_files(manifest: dict, kind: str, folder: Path) -> dict[str, dict]:
+    """The manifest's file entries of one side, by role (ann, vectors, items_table, aliases)."""
+    try:
+        side = manifest[kind]
+        return {role: side[role] for role in ROLES}
+    except (KeyError, TypeError) as e:
+        raise IndexFolderError(f"{folder / 'manifest.json'}: missing or bad field {e} (written "
+                               f"by another version?); {REBUILD}") from e
 
 
 def read_index_manifest(folder: str | Path) -> dict:
@@ -92,17 +112,37 @@ def read_index_manifest(folder: str | Path) -> dict:
                          IndexFolderError)
 
 
+def _manifest_id(folder: Path) -> str | None:
+    try:
+        return read_index_manifest(folder)["id"]
+    except IndexFolderError:
+        return None
+
+
 def open_index(folder: str | Path, kind: str) -> ItemIndex:
-    """The films or links side of a finished index folder, every file checked first."""
+    """The films or links side of a finished index folder, every file checked first; opened
+    again once when the folder was swapped by a build meanwhile (module docstring)."""
+    folder = Path(folder)
+    first_id = _manifest_id(folder)
+    try:
+        return _open_index(folder, kind)
+    except IndexFolderError:
+        time.sleep(SWAP_RETRY_S)
+        now_id = _manifest_id(folder)
+        if now_id is None or now_id == first_id:
+            raise  # not a swap: the folder is as it was, and it is bad
+        return _open_index(folder, kind)
+
+
+def _open_index(folder: Path, kind: str) -> ItemIndex:
     from annoy import AnnoyIndex
 
-    folder = Path(folder)
     manifest = read_index_manifest(folder)
+    files = side_files(manifest, kind, folder)
     try:
         side = manifest[kind]
         dim, n, n_trees = int(manifest["dim"]), int(side["items"]), int(manifest["n_trees"])
         search_k, search = int(side["recall"]["search_k"]), side["recall"]["search"]
-        files = {name: side[name] for name in ("ann", "vectors", "items_table", "aliases")}
         metric = manifest["metric"]
     except (KeyError, TypeError, ValueError) as e:
         raise IndexFolderError(f"{folder / 'manifest.json'}: missing or bad field {e} (written "
@@ -111,7 +151,7 @@ def open_index(folder: str | Path, kind: str) -> ItemIndex:
         raise IndexFolderError(f"{folder / files['ann']['file']}: the index holds no {kind}; "
                                f"{REBUILD} from a run with {kind}")
     ann_path, vectors_path, items_path, aliases_path = (
-        _check_file(folder, files[name]) for name in ("ann", "vectors", "items_table", "aliases"))
+        check_file(folder, files[role]) for role in ROLES)
     vectors = np.load(vectors_path, mmap_mode="r")
     if vectors.shape != (n, dim):
         raise IndexFolderError(f"{vectors_path}: shape {vectors.shape}, the manifest says "
@@ -142,3 +182,16 @@ def open_index(folder: str | Path, kind: str) -> ItemIndex:
                      lookup=TitleLookup(tables[aliases_path], items.column("title")),
                      search_k=search_k, n_trees=n_trees, exact_by_default=search == "exact")
 
+
+
+def verify_index(folder: str | Path) -> list[str]:
+    """Hash every file of the index folder against its manifest (whatever was verified
+    before); one line a file, or IndexFolderError naming the first that differs."""
+    folder = Path(folder)
+    manifest = read_index_manifest(folder)
+    lines = []
+    for kind in KINDS:
+        for entry in side_files(manifest, kind, folder).values():
+            path = check_file(folder, entry, force=True)
+            lines.append(f"ok {path} ({entry['bytes']} bytes, sha256 {entry['sha256'][:12]})")
+    return lines

@@ -15,6 +15,12 @@ from spark_jobs.sample_dump import FOOTER, header, page_xml
 SHARED_WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wiki"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """The index's verified-files cache (index/verified.py) of the test run, not the user's."""
+    os.environ["WIKIFILMS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def cfg():
     return load_config("test")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from index.lookup import alias_table, fold
 from index.query import nearest
 from index.recall import clustered_vectors, exact_neighbours
 from tests.synthetic_run import write_run, write_tables_with_redirects
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Hand-placed films on the unit circle (angle in degrees) plus a far-off third axis: the
 # neighbours of each are known by looking at the angles.
@@ -401,3 +404,97 @@ def test_tables_of_another_id_are_refused(hand_run, tmp_path, icfg):
     other = write_tables_with_redirects(tmp_path / "tables", {})
     with pytest.raises(IndexFolderError, match="was trained on tables"):
         build_index(hand_run, tmp_path / "index", icfg, tables_dir=str(other))
+
+
+def damage_in_place(path: Path, offset: int, size: int) -> None:
+    """Overwrite `size` bytes at `offset` with zeros, keeping the file's size and mtime."""
+    stat = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(bytes(size))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+
+
+def test_damage_anywhere_in_a_verified_file_is_caught(hand_run, tmp_path, capsys, icfg):
+    """Annoy segfaults on a damaged .ann; the whole file is checked (once per version of it),
+    not its first and last MiB: zeros in the middle of a file larger than 2 MiB are caught
+    even after queries have verified it and with its modification time put back."""
+    rng = np.random.default_rng(0)
+    run = write_run(tmp_path / "run", rng.normal(size=(8, 16)), list(FILMS),
+                    rng.normal(size=(40_000, 16)), [f"Page {i}" for i in range(40_000)])
+    out = tmp_path / "index"
+    build_index(run, out, icfg)
+    ann = out / "links.ann"
+    assert ann.stat().st_size > 3 * 2**20
+    code, _, _ = run_cli(capsys, "query", "--index", str(out), "--links", "Page 7", "--annoy")
+    assert code == 0
+    damage_in_place(ann, ann.stat().st_size // 2, 2**20)
+    err = expect_one_line_error(capsys, out, "links.ann", "does not match", links=True)
+    assert "python -m index build" in err
+    code, _, err = run_cli(capsys, "verify", "--index", str(out))
+    assert code == 2 and "links.ann: does not match" in err
+
+
+def test_verify_hashes_every_file(hand_index, capsys):
+    code, out, _ = run_cli(capsys, "verify", "--index", str(hand_index))
+    assert code == 0 and len(out.splitlines()) == 8 and all(line.startswith("ok ")
+                                                            for line in out.splitlines())
+
+
+def test_a_query_during_a_rebuild_opens_the_new_index(hand_run, tmp_path, monkeypatch, icfg):
+    """`build --overwrite` swaps folders while a query opens the index: the query read the
+    old manifest, then meets the new build's files; it opens the index again instead of
+    calling a healthy index damaged."""
+    import index.folder
+
+    out = tmp_path / "index"
+    build_index(hand_run, out, icfg)
+    check_file, swapped = index.folder.check_file, []
+
+    def rebuild_first(*args, **kwargs):
+        if not swapped:
+            swapped.append(build_index(hand_run, out, icfg, overwrite=True)["id"])
+        return check_file(*args, **kwargs)
+
+    monkeypatch.setattr(index.folder, "check_file", rebuild_first)
+    side = open_index(out, "films")
+    assert swapped and side.title(0) == "Star Wars (film)"
+    assert json.loads((out / "manifest.json").read_text())["id"] == swapped[0]
+
+
+def test_build_replaces_only_an_index_folder(hand_run, tmp_path, capsys, icfg):
+    mine = tmp_path / "mydata"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    code, _, err = run_cli(capsys, "build", "--run", str(hand_run), "--out", str(mine),
+                           "--overwrite")
+    assert code == 2 and "holds files, not a index folder" in err
+    assert (mine / "notes.txt").read_text() == "mine"
+    code, _, err = run_cli(capsys, "build", "--run", str(hand_run), "--out",
+                           str(hand_run / "index"))
+    assert code == 2 and "lies inside the input" in err
+    out = tmp_path / "index"
+    build_index(hand_run, out, icfg)
+    with pytest.raises(IndexFolderError, match="holds a index folder already: pass --overwrite"):
+        build_index(hand_run, out, icfg)
+
+
+@pytest.mark.parametrize("title, message", [
+    ("", "an empty title"),
+    ("   ", "an empty title"),
+    ("A" * 10_000, "a title of 10000 bytes ('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'...)"),
+    (b"Am\xe9lie".decode("utf-8", "surrogateescape"), "is not valid UTF-8"),
+])
+def test_titles_that_cannot_be_titles_are_usage_errors(hand_index, capsys, title, message):
+    code, out, err = run_cli(capsys, "query", "--index", str(hand_index), "Alien (film)", title)
+    assert code == 2 and not out and err.count("\n") == 1 and message in err
+    assert len(err) < 300
+
+
+def test_invalid_utf8_on_the_command_line_is_exit_2(hand_index):
+    result = subprocess.run([sys.executable.encode(), b"-m", b"index", b"query", b"--index",
+                             str(hand_index).encode(), b"Am\xe9lie"], cwd=ROOT,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("index: error: the title b'Am\\xe9lie' is not ")
