@@ -14,7 +14,10 @@ By default the multistream `.bz2` and its index (job `articlesmultistreamdump`);
 takes the partition files (job `articlesdump`). `latest` is the newest run whose job is done.
 
 Each file is written as `DIR/<name>.part` and renamed to `DIR/<name>` only after its SHA-1
-matched, so a file under its own name is finished and is not fetched again. An interrupted
+matched. A file already under its own name is not fetched again once its SHA-1 matches; the
+sums this command computed are kept in `DIR/.wikifilms-sha1.json` by file and state (inode,
+size, modification and change times), so a later run re-reads only a file that changed,
+and a file of the right size but other content is refused, not taken. An interrupted
 download resumes from its `.part` with an HTTP range request; a SHA-1 mismatch re-fetches the
 file once, then fails. One connection at a time, a User-Agent naming the project, retries
 with back-off on 5xx answers, timeouts and dropped connections.
@@ -131,10 +134,17 @@ def job_files(status: dict, job: str, where: str) -> list[DumpFile]:
                             "wait for it or choose an older --date")
     files = []
     for name, meta in sorted((entry.get("files") or {}).items()):
-        if "/" in name or name.startswith(".") or not meta.get("sha1"):
+        if (not isinstance(meta, dict) or "/" in name or name.startswith(".")
+                or not isinstance(meta.get("sha1"), str) or not meta["sha1"]):
             raise DownloadError(f"{where}: job {job!r} lists {name!r} without a usable name "
                                 "and SHA-1")
-        files.append(DumpFile(name, int(meta["size"]), meta["sha1"].lower()))
+        size = meta.get("size")
+        if isinstance(size, bool) or not isinstance(size, int | str) \
+                or not str(size).isdigit():
+            raise DownloadError(f"{where}: job {job!r} gives {name!r} the size {size!r}, not a "
+                                "number of bytes; the status file is damaged, try another "
+                                "--date or --mirror")
+        files.append(DumpFile(name, int(size), meta["sha1"].lower()))
     if not files:
         raise DownloadError(f"{where}: job {job!r} lists no files")
     return files
@@ -180,6 +190,47 @@ def check_free_space(out: Path, files: list[DumpFile]) -> int:
     return needed
 
 
+SHA1_CACHE = ".wikifilms-sha1.json"
+
+
+def _file_state(path: Path) -> list[int]:
+    s = path.stat()
+    return [s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns]
+
+
+def _read_sha1_cache(out: Path) -> dict:
+    try:
+        cache = json.loads((out / SHA1_CACHE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def remember_sha1(path: Path, state: list[int], sha1: str) -> None:
+    """Record the SHA-1 of `path` as it was at `state` (taken before it was hashed)."""
+    cache = _read_sha1_cache(path.parent)
+    cache[path.name] = {"state": state, "sha1": sha1}
+    tmp = path.parent / f"{SHA1_CACHE}.tmp"
+    try:
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        tmp.replace(path.parent / SHA1_CACHE)
+    except OSError as e:  # only a cache: the next run hashes the file again
+        logger.warning("could not write %s: %s", path.parent / SHA1_CACHE, e)
+
+
+def sha1_of_file(path: Path, chunk: int) -> str:
+    """The SHA-1 of a finished file: from the cache when this version of it was hashed
+    before, else read whole (a 22 GB file takes a minute or more) and remembered."""
+    state = _file_state(path)
+    seen = _read_sha1_cache(path.parent).get(path.name)
+    if isinstance(seen, dict) and seen.get("state") == state and seen.get("sha1"):
+        return seen["sha1"]
+    logger.info("%s: checking its SHA-1", path.name)
+    sha1 = _sha1_of(path, chunk).hexdigest()
+    remember_sha1(path, state, sha1)
+    return sha1
+
+
 def _sha1_of(path: Path, chunk: int):
     digest = hashlib.sha1()
     with open(path, "rb") as f:
@@ -214,11 +265,18 @@ def fetch_to_part(client: Client, url: str, f: DumpFile, part: Path, chunk: int,
             before = have
             try:
                 with open(part, mode) as out:
-                    while block := response.read(chunk):
+                    # Never more than the declared size is written; a byte beyond it is an
+                    # error (below), whatever the server sends.
+                    while have < f.size and (block := response.read(min(chunk, f.size - have))):
                         out.write(block)
                         digest.update(block)
                         have += len(block)
                         progress.update(len(block))
+                if have == f.size and response.read(1):
+                    raise DownloadError(
+                        f"{url}: the server sends more than the {f.size} bytes dumpstatus.json "
+                        "says; the dump run changed or the mirror is wrong: re-run later or use "
+                        "another --mirror")
             except (TimeoutError, ConnectionError, HTTPException) as e:
                 # A dropped or stalled connection; a local write error (disk full) is another
                 # OSError and ends the command with its message.
@@ -231,9 +289,6 @@ def fetch_to_part(client: Client, url: str, f: DumpFile, part: Path, chunk: int,
                                     f"{have} of {f.size}; the server stalls, re-run later to "
                                     f"resume from {part.name}")
             client.wait(max(failures, 1))
-    if have > f.size:
-        raise DownloadError(f"{url}: the server sent {have} bytes, dumpstatus.json says "
-                            f"{f.size}; the dump run changed, re-run to fetch it again")
     return digest.hexdigest()
 
 
@@ -242,17 +297,22 @@ def download_file(client: Client, base_url: str, f: DumpFile, out: Path, chunk: 
     """Fetch, verify and rename one file; 'present', 'downloaded' or 'downloaded twice'."""
     final, part = out / f.name, out / f"{f.name}.part"
     if final.exists():
-        if final.stat().st_size == f.size:
-            progress.skip(f)
-            return "present"
-        raise DownloadError(f"{final}: {final.stat().st_size} bytes, dumpstatus.json says "
-                            f"{f.size}; it is not from this run: move it away and re-run")
+        if final.stat().st_size != f.size:
+            raise DownloadError(f"{final}: {final.stat().st_size} bytes, dumpstatus.json says "
+                                f"{f.size}; it is not from this run: move it away and re-run")
+        sha1 = sha1_of_file(final, chunk)
+        if sha1 != f.sha1:
+            raise DownloadError(f"{final}: SHA-1 {sha1}, dumpstatus.json says {f.sha1}; it is "
+                                "damaged or not from this run: move it away and re-run")
+        progress.skip(f)
+        return "present"
     url = f"{base_url}/{f.name}"
     for attempt in (1, 2):
         progress.start(f)
         sha1 = fetch_to_part(client, url, f, part, chunk, progress)
         if sha1 == f.sha1:
             part.replace(final)
+            remember_sha1(final, _file_state(final), sha1)  # after the rename: it moves ctime
             return "downloaded" if attempt == 1 else "downloaded twice"
         part.unlink()
         logger.warning("%s: SHA-1 %s, expected %s; fetching it again", f.name, sha1, f.sha1)

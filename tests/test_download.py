@@ -5,12 +5,20 @@ dumpstatus.json: a complete download, cut-off and resumed ones, checksum failure
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from conf import load_config
-from spark_jobs.download import MULTISTREAM_JOB, PARTS_JOB, DownloadError, download, main
+from spark_jobs.download import (
+    MULTISTREAM_JOB,
+    PARTS_JOB,
+    SHA1_CACHE,
+    DownloadError,
+    download,
+    main,
+)
 from spark_jobs.sample_dump import generate
 from tests.dump_server import DumpServer
 
@@ -50,7 +58,8 @@ def file_gets(server, name: str) -> list[int]:
 
 
 def assert_same_files(out: Path, expected: list[Path]) -> None:
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in expected)
+    assert sorted(p.name for p in out.iterdir() if p.name != SHA1_CACHE) == sorted(
+        p.name for p in expected)
     for p in expected:
         assert (out / p.name).read_bytes() == p.read_bytes()
 
@@ -178,3 +187,59 @@ def test_the_cli_prints_a_summary(server, dumps, tmp_path, capsys):
     assert sorted(summary["files"]) == sorted(p.name for p in dumps["multi"])
     (agent,) = server.user_agents
     assert agent.startswith("wikifilms/") and "{version}" not in agent
+
+
+def edit_status(server, edit) -> None:
+    path = f"/{WIKI}/{DATE}/dumpstatus.json"
+    status = json.loads(server.files[path])
+    edit(status["jobs"][MULTISTREAM_JOB]["files"])
+    server.files[path] = json.dumps(status).encode()
+
+
+def test_a_size_that_is_not_a_number_is_one_line(server, dumps, tmp_path, capsys):
+    name = dumps["multi"][0].name
+    edit_status(server, lambda files: files[name].update(size="12 kB"))
+    code = main(["--out", str(tmp_path), "--date", DATE, "--mirror", server.url, "-q",
+                 "--config", "test"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"gives {name!r} the size '12 kB', not a number of bytes" in err
+
+
+def test_a_server_sending_more_than_declared_is_stopped_at_the_declared_size(
+        server, dumps, dcfg, tmp_path):
+    big = max(dumps["multi"], key=lambda p: p.stat().st_size)
+    declared = big.stat().st_size - 5000
+    edit_status(server, lambda files: files[big.name].update(size=declared))
+    with pytest.raises(DownloadError, match="sends more than the .* bytes dumpstatus.json says"):
+        fetch(server, tmp_path, dcfg)
+    assert (tmp_path / f"{big.name}.part").stat().st_size == declared
+    assert not (tmp_path / big.name).exists()
+
+
+def test_a_present_file_is_checked_by_sha1_once_per_version(server, dumps, dcfg, tmp_path,
+                                                            monkeypatch):
+    import spark_jobs.download as dl
+
+    fetch(server, tmp_path, dcfg)
+    hashed = []
+    sha1_of = dl._sha1_of
+    monkeypatch.setattr(dl, "_sha1_of", lambda path, chunk: hashed.append(path.name)
+                        or sha1_of(path, chunk))
+    summary = fetch(server, tmp_path, dcfg)  # hashed as they were downloaded: not again
+    assert {f["result"] for f in summary["files"].values()} == {"present"} and hashed == []
+    (tmp_path / SHA1_CACHE).unlink()  # a file put there by hand, say: hashed once
+    fetch(server, tmp_path, dcfg)
+    fetch(server, tmp_path, dcfg)
+    assert sorted(hashed) == sorted(p.name for p in dumps["multi"])
+    # Same size, other content, modification time put back: caught, and left alone.
+    big = max(dumps["multi"], key=lambda p: p.stat().st_size)
+    target = tmp_path / big.name
+    stat = target.stat()
+    with open(target, "r+b") as f:
+        f.seek(stat.st_size // 2)
+        f.write(b"\0" * 64)
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(DownloadError, match=f"{big.name}: SHA-1 .* damaged or not from this"):
+        fetch(server, tmp_path, dcfg)
+    assert target.stat().st_size == stat.st_size
