@@ -312,6 +312,56 @@ def test_a_non_empty_run_folder_needs_resume_or_overwrite(trained, tables_dir):
         run(str(tables_dir), out, train_cfg())
 
 
+def test_overwrite_replaces_only_a_run_folder(tables_dir, tmp_path):
+    from trainer.run_folder import RunFolderError
+    from trainer.train import run
+
+    mine = tmp_path / "mydata"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match="holds files, not a run folder"):
+        run(str(tables_dir), mine, train_cfg(), overwrite=True)
+    assert (mine / "notes.txt").read_text() == "mine"
+    with pytest.raises(RunFolderError, match="holds the input"):
+        run(str(tables_dir), tables_dir.parent, train_cfg(), overwrite=True)
+    with pytest.raises(RunFolderError, match="lies inside the input"):
+        run(str(tables_dir), tables_dir / "run", train_cfg())
+    assert not (tables_dir / "run").exists()
+
+
+def test_a_refused_resume_leaves_the_finished_run_untouched(trained, tmp_path):
+    """--resume on another tables folder, or with another dimension: one line, and the run
+    keeps its manifest (it used to be removed before the checkpoint failed to load)."""
+    from trainer.run_folder import RunFolderError, read_run_manifest
+    from trainer.train import run
+
+    out, manifest = trained
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    other = write_tables(tmp_path / "other", seed=1)
+    with pytest.raises(RunFolderError, match="was started on tables .*, but .*other holds tables "
+                                             ".*resume with the tables"):
+        run(str(other), out, train_cfg(), resume=True)
+    with pytest.raises(RunFolderError, match="does not fit this model"):
+        run(str(write_tables(tmp_path / "same", seed=0)), out, train_cfg("train.dim=8"),
+            resume=True)
+    assert read_run_manifest(out)["id"] == manifest["id"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+
+
+def test_a_run_on_incomplete_tables_says_so(tmp_path):
+    """Tables written with ingest.keep_readable=true from a damaged dump lack its pages after
+    the damage: the run's manifest carries the mark and training ends with a warning."""
+    from trainer.train import run
+
+    tables = write_tables(tmp_path / "tables", n_clusters=2)
+    manifest = json.loads((tables / "manifest.json").read_text())
+    manifest.update(keep_readable=True, damaged_inputs=["/data/enwiki.xml.bz2"])
+    (tables / "manifest.json").write_text(json.dumps(manifest))
+    ran = run(str(tables), tmp_path / "run", train_cfg("train.epochs=1"))
+    assert "incomplete" in ran["tables"]["incomplete"]
+    assert "/data/enwiki.xml.bz2" in ran["tables"]["incomplete"]
+
+
 @pytest.mark.parametrize("model", ["film_film", "softmax"])
 def test_other_models_learn(model, tables_dir, tmp_path):
     from trainer.train import run

@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             manifest = run(args.tables, args.out, cfg, resume=args.resume,
                            overwrite=args.overwrite, truth=args.truth)
             print(json.dumps({"run": args.out, **manifest["metrics"],
-                              "quality": manifest["quality"]}, indent=2, default=float))
+                              "quality": manifest["quality"],
+                              **({"incomplete_tables": manifest["tables"]["incomplete"]}
+                                 if "incomplete" in manifest["tables"] else {})},
+                             indent=2, default=float))
         else:
             print(json.dumps(_evaluate(args), indent=2, default=float))
     except (ConfigError, TablesError, RunFolderError, TruthError, OSError) as e:

@@ -178,6 +178,21 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
     if cfg["train"]["model"] == "film_film":
         manifest["note"] = ("film_pairs were counted on all links, held-out ones included: the "
                             "held-out metrics of film_film are optimistic")
+    incomplete = incomplete_tables_note(tables.manifest)
+    if incomplete:
+        manifest["tables"]["incomplete"] = incomplete
     write_json(run_dir / "manifest.json", manifest)
     logger.info("run written to %s (manifest %s)", run_dir, manifest["id"][:8])
+    if incomplete:
+        logger.warning("%s", incomplete)
     return manifest
+
+
+def incomplete_tables_note(tables_manifest: dict) -> str | None:
+    """What to say of tables that ingestion wrote from damaged inputs (ingest.keep_readable:
+    the pages after the damage are missing), or None for complete tables."""
+    damaged = tables_manifest.get("damaged_inputs") or []
+    if not (tables_manifest.get("keep_readable") and damaged):
+        return None
+    return (f"the tables are incomplete: written with ingest.keep_readable=true from damaged "
+            f"inputs ({', '.join(damaged)}), whose pages after the damage are missing")

@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from conf import ConfigError
-from conf.manifest import write_json
+from conf.manifest import MANIFEST, RUN_KIND, STARTED, write_json
+from conf.outputs import OutputFolderError, check_output_folder, folder_kind
 from trainer import features
 from trainer.evaluate import evaluate_vectors, held_out_for, link_vectors_from_films
 from trainer.models import FilmEmbeddingModel
@@ -158,7 +159,7 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, ckpt_dir, max_to_keep=2)
         self.state = _State(ckpt_dir)
-        self.writer = tf.summary.create_file_writer(str(run_dir / "logs" / "train"))
+        self.writer = None  # made when training starts: a refused resume leaves logs/ alone
 
     def _loss_fn(self):
         t = self.t
@@ -203,10 +204,20 @@ class Trainer:
         return evaluate_vectors(films, links, self.held, self.cfg["eval"]["recall_at"])
 
     def resume(self) -> None:
+        """Restore the latest checkpoint; RunFolderError when it does not fit this model (other
+        tables, dimension or model), before anything in the run folder has changed."""
         if self.manager.latest_checkpoint is None or not self.state.path.exists():
             raise RunFolderError(f"{self.run_dir}: no checkpoint to resume from; "
                                  "start without --resume")
-        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            self.checkpoint.restore(
+                self.manager.latest_checkpoint).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RunFolderError(
+                f"{self.manager.latest_checkpoint} does not fit this model ({first[:200]}): "
+                "resume with the tables and settings the run started with, or start a new "
+                "run") from e
         self.state.load()
         logger.info("resumed from %s: epoch %d, step %d", self.manager.latest_checkpoint,
                     self.state.epoch + 1, self.state.step)
@@ -231,6 +242,8 @@ class Trainer:
         benchmarks that interrupt a run), leaving only what the checkpoints hold.
         """
         t, state = self.t, self.state
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(str(self.run_dir / "logs" / "train"))
         interval = t["progress_interval_s"]
         total_steps = t["epochs"] * self.steps_per_epoch
         while state.epoch < t["epochs"] and not (state.history and self._should_stop()):
@@ -280,19 +293,45 @@ class Trainer:
         return state.history
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    """A fresh run never mixes with an old one; a resumed one must have something to resume."""
+def _started_on(run_dir: Path) -> str | None:
+    """The id of the tables a run folder was started on (its manifest, else started.json)."""
+    for name in (MANIFEST, STARTED):
+        try:
+            return json.loads((run_dir / name).read_text())["tables"]["id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def prepare_run_dir(run_dir: Path, tables: Tables, resume: bool, overwrite: bool) -> None:
+    """A fresh run never mixes with an old one, and replaces only a run folder (conf/outputs.py);
+    a resumed one must have something to resume, started on the same tables. Nothing in the
+    folder changes before these checks pass."""
     if resume:
-        if not (run_dir / "checkpoints").is_dir():
-            raise RunFolderError(f"{run_dir}: nothing to resume (no checkpoints/)")
-        (run_dir / "manifest.json").unlink(missing_ok=True)
+        if folder_kind(run_dir) != RUN_KIND or not (run_dir / "checkpoints").is_dir():
+            raise RunFolderError(f"{run_dir}: nothing to resume (not a run folder with "
+                                 "checkpoints/); start without --resume")
+        started_on = _started_on(run_dir)
+        if started_on != tables.manifest["id"]:
+            raise RunFolderError(
+                f"{run_dir} was started on tables {(started_on or '?')[:8]}, but {tables.folder} "
+                f"holds tables {tables.manifest['id'][:8]}: resume with the tables it started "
+                "on, or start a new run in another folder")
         return
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise RunFolderError(f"{run_dir} is not empty: pass --resume to continue its run "
-                                 "or --overwrite to start again")
+    try:
+        existing = check_output_folder(
+            run_dir, RUN_KIND, "run folder", inputs=[tables.folder], overwrite=overwrite,
+            how_to_replace="pass --resume to continue its run or --overwrite to start again")
+    except OutputFolderError as e:
+        raise RunFolderError(str(e)) from e
+    if existing.exists and not existing.empty:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / STARTED, {
+        "kind": RUN_KIND,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "tables": {"folder": str(Path(tables.folder).resolve()), "id": tables.manifest["id"]},
+    })
 
 
 def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
@@ -305,11 +344,12 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
     started = time.perf_counter()
     strategy = configure_devices(cfg)
     tables = load_tables(tables_dir, with_pairs=cfg["train"]["model"] == "film_film")
-    prepare_run_dir(run_dir, resume, overwrite)
+    prepare_run_dir(run_dir, tables, resume, overwrite)
     data = prepare_data(tables, cfg)
     trainer = Trainer(data, cfg, run_dir, strategy)
     if resume:
         trainer.resume()
+        (run_dir / MANIFEST).unlink(missing_ok=True)  # unfinished again until export
     logger.info("training %s: %d positives, %d steps/epoch of %d examples, %d held-out links, "
                 "%d replica(s)", cfg["train"]["model"], len(data.positives),
                 trainer.steps_per_epoch, trainer.examples_per_step, len(data.heldout),
