@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) -m spark_jobs.sample_dump --out $(DEMO)/dump --films 2000 --format multistream
 	$(PY) -m spark_jobs.parse_dump --dump $(DEMO)/dump/enwiki-20261101-pages-articles-multistream.xml.bz2 \
-		--out $(DEMO)/tables
+		--out $(DEMO)/tables --overwrite
 	$(PY) -m spark_jobs.show_tables --tables $(DEMO)/tables
 	$(PY) -m trainer train --tables $(DEMO)/tables --out $(DEMO)/run --overwrite \
 		--truth $(DEMO)/dump/enwiki-20261101-truth.json
@@ -41,7 +41,7 @@ download: setup
 
 full: setup
 	@test -n "$(DUMP_DIR)" || { echo "make full needs DUMP_DIR=folder holding the dump (make download DUMP_DIR=...)"; exit 2; }
-	$(PY) -m spark_jobs.parse_dump --dump '$(DUMP_DIR)/$(DUMP_GLOB)' --out $(WORK)/tables --config local
+	$(PY) -m spark_jobs.parse_dump --dump '$(DUMP_DIR)/$(DUMP_GLOB)' --out $(WORK)/tables --config local --overwrite
 	$(PY) -m trainer train --tables $(WORK)/tables --out $(WORK)/run --config $(TRAIN_CONFIG) --overwrite
 	$(PY) -m index build --run $(WORK)/run --out $(WORK)/index --overwrite
 	@echo "done: python -m index query --index $(WORK)/index \"Star Wars (film)\""

@@ -53,6 +53,9 @@ PAGE_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("is_candidate", pa.bool_()),
         ("error", pa.string()),
+        # The title, redirect target or (for a parsed candidate) the text held U+FFFD: bytes
+        # that were not UTF-8, replaced (or a U+FFFD in the page itself). Counted, kept.
+        ("bad_utf8", pa.bool_()),
         ("links", pa.list_(_LINK)),
         ("image", pa.string()),
         *[(name, pa.list_(pa.string())) for name in LIST_FIELDS],
@@ -65,7 +68,7 @@ PAGE_DDL = ", ".join(
     [
         "file STRING", "is_page BOOLEAN", "has_trailer BOOLEAN", "page_id BIGINT", "ns INT",
         "title STRING", "redirect_to STRING", "bytes BIGINT", "status STRING",
-        "is_candidate BOOLEAN", "error STRING",
+        "is_candidate BOOLEAN", "error STRING", "bad_utf8 BOOLEAN",
         "links ARRAY<STRUCT<target: STRING, count: INT>>", "image STRING",
         *[f"{name} ARRAY<STRING>" for name in LIST_FIELDS],
         "year INT", "runtime_min INT",
@@ -145,6 +148,9 @@ def compile_prefilter(infobox_names: Iterable[str]) -> re.Pattern[bytes] | None:
     return re.compile("|".join(patterns).encode()) if patterns else None
 
 
+REPLACEMENT = "\ufffd"
+
+
 def _text(raw: bytes | None) -> str | None:
     return unescape(raw.decode("utf-8", "replace"), _ENTITIES) if raw else None
 
@@ -176,6 +182,7 @@ class PageReader:
             "title": _text(title), "redirect_to": _text(redirect), "bytes": len(value),
             "is_candidate": False,
         }
+        row["bad_utf8"] = any(REPLACEMENT in (row[k] or "") for k in ("title", "redirect_to"))
         if row["title"] is None or row["ns"] is None or row["page_id"] is None:
             row["status"] = MALFORMED_RECORD
         elif row["bytes"] > self.settings.max_page_bytes:
@@ -187,8 +194,10 @@ class PageReader:
         return row
 
     def _parse(self, value: bytes, row: dict) -> None:
+        text = value.decode("utf-8", "replace")  # Hadoop's reader has replaced them already
+        row["bad_utf8"] = row["bad_utf8"] or REPLACEMENT in text
         page = parse_film_record(
-            value.decode("utf-8", "replace"), self.keys,
+            text, self.keys,
             keep_categories=self.settings.keep_categories,
             timeout_s=self.settings.parse_timeout_s, fallback_title=row["title"],
         )

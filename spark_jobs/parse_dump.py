@@ -1,6 +1,7 @@
 """Dump -> Parquet tables (films, links, film_links, film_pairs, redirects) + manifest.json.
 
-    python -m spark_jobs.parse_dump --dump PATH [PATH ...] --out TABLES_DIR [--config F] [-p k=v]
+    python -m spark_jobs.parse_dump --dump PATH [PATH ...] --out TABLES_DIR [--overwrite]
+                                    [--config F] [-p k=v]
     spark-submit --py-files dist/wikifilms-jobs.zip spark_jobs/parse_dump.py --dump ... --out ...
 
 This file parses arguments, loads the config and calls `run`; the work lives in extract.py
@@ -23,6 +24,7 @@ from urllib.parse import urlparse
 # Under spark-submit this file runs as a script: `conf` and `spark_jobs` are imported from
 # the --py-files zip (make zip), which also reaches the executors.
 from conf import Config, ConfigError, load_config
+from conf.outputs import OutputFolderError, check_output_folder, check_placement
 from conf.version import code_version
 from spark_jobs.inputs import (
     DumpFile,
@@ -32,7 +34,8 @@ from spark_jobs.inputs import (
     resolve_hadoop,
     resolve_local,
 )
-from spark_jobs.publish import OutputBusyError, OutputPublisher
+from spark_jobs.publish import TABLES_KIND, OutputBusyError, OutputPublisher
+from spark_jobs.session import spark_log_path
 
 logger = logging.getLogger("spark_jobs.parse_dump")
 
@@ -153,12 +156,15 @@ def _link_films(film_links, links, n_films: int, link_films_cap: int):
     return LinkFilms.from_arrow(members.toArrow(), n_films)
 
 
-def run(spark, cfg: Config, dumps: list[DumpFile], out: str) -> dict:
+def run(spark, cfg: Config, dumps: list[DumpFile], out: str, overwrite: bool = False) -> dict:
     """The whole job: read `dumps`, write the tables to `out`, return the manifest.
 
-    `out` is claimed for the whole run (publish.py): a second run started on the same `out`
-    while this one reads the dump fails at once instead of deleting this one's tables."""
-    publisher = OutputPublisher(spark, out)
+    `out` must be absent, empty, or a tables folder to replace with `overwrite`
+    (conf/outputs.py). It is claimed for the whole run (publish.py): a second run started on
+    the same `out` while this one reads the dump fails at once instead of deleting this
+    one's tables."""
+    check_placement(out, [d.path for d in dumps])
+    publisher = OutputPublisher(spark, out, overwrite=overwrite)
     with publisher.claimed():
         return _run(spark, cfg, dumps, publisher)
 
@@ -210,7 +216,8 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
                 pages.groupBy("file", "ns", (F.col("redirect_to").isNotNull()).alias("redirect"),
                               "status", "is_candidate", "is_page")
                 .agg(F.count("*").alias("n"), F.sum("bytes").alias("bytes"),
-                     F.max("has_trailer").alias("trailer"))
+                     F.max("has_trailer").alias("trailer"),
+                     F.count(F.when(F.col("bad_utf8"), 1)).alias("bad_utf8"))
                 .collect()
             )
         except Exception as e:
@@ -222,7 +229,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
         per_file: dict[str, dict] = {}
         by_ns: dict[str, int] = {}
         statuses: dict[str, int] = {}
-        pages_read = redirect_pages = candidates = 0
+        pages_read = redirect_pages = candidates = bad_utf8 = 0
         for r in page_stats:
             f = per_file.setdefault(_file_key(r["file"]),
                                     {"pages": 0, "xml_bytes": 0, "complete": False})
@@ -236,6 +243,7 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             by_ns[ns] = by_ns.get(ns, 0) + r["n"]
             redirect_pages += r["n"] if r["redirect"] else 0
             candidates += r["n"] if r["is_candidate"] else 0
+            bad_utf8 += r["bad_utf8"]
             if r["status"]:
                 statuses[r["status"]] = statuses.get(r["status"], 0) + r["n"]
         if pages_read == 0:
@@ -258,6 +266,14 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "reason",
             ingest["skipped_examples"],
         ) if skipped else {}
+        bad_utf8_examples = _examples(
+            pages.filter(F.col("bad_utf8"))
+            .select(F.lit("bad_utf8").alias("reason"), "page_id", "title", "file"),
+            "reason", ingest["skipped_examples"],
+        ).get("bad_utf8", []) if bad_utf8 else []
+        if bad_utf8:
+            logger.warning("%d pages held bytes that are not UTF-8 (read as U+FFFD), e.g. %s",
+                           bad_utf8, ", ".join(repr(e["title"]) for e in bad_utf8_examples[:3]))
         for reason, items in skipped_examples.items():
             for item in items[:3]:
                 logger.warning("skipped page (%s): %r %s", reason, item.get("title"),
@@ -392,6 +408,9 @@ def _run(spark, cfg: Config, dumps: list[DumpFile], publisher: OutputPublisher) 
             "prefilter_rejected": statuses.get(NOT_FILM, 0),
             "skipped": skipped,
             "skipped_examples": skipped_examples,
+            # Title, redirect or parsed film text with U+FFFD (bytes that were not UTF-8).
+            "bad_utf8": bad_utf8,
+            "bad_utf8_examples": bad_utf8_examples,
         },
         "redirects": {"pages": redirect_pages,
                       "article_and_category": sum(redirect_status.values()),
@@ -473,11 +492,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dump", nargs="+", required=True, metavar="PATH",
                         help="dump files, globs or folders; local paths or Hadoop URIs")
     parser.add_argument("--out", required=True, metavar="TABLES_DIR",
-                        help="output folder (replaced atomically when the job succeeds)")
+                        help="output folder: new, empty, or tables to replace with --overwrite "
+                        "(swapped in when the job succeeds)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the tables folder already at --out")
     parser.add_argument("--config", metavar="F", help="overlay: local, test, cluster or a path")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. -p links.min_film_count=5")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="Spark's own log lines on the console too (by default they go to "
+                        "a file that a failed job names)")
     return parser
 
 
@@ -488,20 +513,32 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    spark_log = None
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(args.config, [*args.overrides,
+                                        *(['spark.log_file="-"'] if args.verbose else [])])
         local = [p for p in args.dump if is_local(p)]
         remote = [p for p in args.dump if not is_local(p)]
         dumps = resolve_local(local)  # before Spark starts: a typo fails in a second
+        out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
+        if is_local(out):  # before Spark starts; run() checks again, also remote outputs
+            check_output_folder(out, TABLES_KIND, "tables folder",
+                                inputs=[*args.dump, *(d.path for d in dumps)],
+                                overwrite=args.overwrite)
         with job_session(cfg, dumps, remote_inputs=bool(remote)) as spark:
+            spark_log = spark_log_path(cfg)  # named in an error from here on
             if remote:
                 dumps += resolve_hadoop(spark, remote)
                 check_pages_not_given_twice(dumps)  # a local and an hdfs:// copy, say
-            out = args.out if not is_local(args.out) else str(Path(args.out).resolve())
-            run(spark, cfg, dumps, out)
-    except (ConfigError, InputError, DumpReadError, OutputBusyError, OSError) as e:
-        print(f"parse_dump: error: {e}", file=sys.stderr)
+            run(spark, cfg, dumps, out, overwrite=args.overwrite)
+    except (ConfigError, InputError, DumpReadError, OutputBusyError, OutputFolderError,
+            OSError) as e:
+        logged = spark_log is not None and spark_log.is_file() and spark_log.stat().st_size
+        where = f" (Spark's log: {spark_log})" if logged else ""
+        print(f"parse_dump: error: {e}{where}", file=sys.stderr)
         return 2
+    if spark_log is not None and not cfg["spark"]["log_file"]:
+        spark_log.unlink(missing_ok=True)  # the default, temporary one: nothing to look at
     return 0
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from conf.manifest import MANIFEST, TABLES_KIND
 from conf.manifest import TABLES_SCHEMA_VERSION as SCHEMA_VERSION
 from conf.manifest import read_manifest as _read_manifest
+from conf.outputs import Existing, OutputFolderError, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ def _process_alive(pid: int) -> bool:
 class OutputPublisher:
     """Stage a run's tables in `<out>.__writing-<id>` and swap them into `<out>` at commit."""
 
-    def __init__(self, spark, out: str, run_id: str | None = None) -> None:
+    def __init__(self, spark, out: str, run_id: str | None = None,
+                 overwrite: bool = False) -> None:
         self.run_id = run_id or uuid.uuid4().hex
+        self.overwrite = overwrite
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self.final = out.rstrip("/")
@@ -80,12 +83,35 @@ class OutputPublisher:
     def exists(self, path: str) -> bool:
         return self._fs.exists(self._path(path))
 
+    def _existing(self) -> Existing:
+        """What is at `out` now, read through the file system (conf.outputs.Existing)."""
+        path = self._path(self.final)
+        if not self._fs.exists(path):
+            return Existing(exists=False)
+        if not self._fs.getFileStatus(path).isDirectory():
+            return Existing(exists=True, is_dir=False, empty=False)
+        if len(self._fs.listStatus(path)) == 0:
+            return Existing(exists=True)
+        kind = None
+        with contextlib.suppress(Exception):  # unreadable: not known to be a tables folder
+            kind = json.loads(self.read_text(f"{self.final}/{MANIFEST}")).get("kind")
+        return Existing(exists=True, empty=False, kind=kind)
+
+    def check_replaceable(self) -> None:
+        """OutputFolderError unless `out` is absent, empty, or a tables folder that the run
+        was asked to replace (conf/outputs.py): the run never deletes what it did not make."""
+        reason = refusal(self.final, self._existing(), TABLES_KIND, "tables folder",
+                         self.overwrite)
+        if reason:
+            raise OutputFolderError(reason)
+
     @contextlib.contextmanager
     def claimed(self, heartbeat_s: float = HEARTBEAT_S,
                 stale_after_s: float = STALE_AFTER_S) -> Iterator[OutputPublisher]:
         """The block writes and commits this run's output: other runs' leftovers are removed
         first (OutputBusyError if one is alive), the claim is kept fresh while the block runs,
         and what the block wrote is removed if it fails (or is interrupted)."""
+        self.check_replaceable()
         self._remove_leftovers(stale_after_s)
         claim = f"{self.staging}{CLAIM_SUFFIX}"
         owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
@@ -181,7 +207,9 @@ class OutputPublisher:
             stream.close()
 
     def commit(self, manifest: dict) -> None:  # inside claimed()
-        """Write the manifest into the staging folder, then replace `out` with it."""
+        """Write the manifest into the staging folder, then replace `out` with it (checked
+        again: an hour-long run must not delete what was put at `out` meanwhile)."""
+        self.check_replaceable()
         self.write_text(f"{self.staging}/{MANIFEST}",
                         json.dumps(manifest, indent=2, sort_keys=True))
         old = f"{self.final}.__old-{self.run_id}"

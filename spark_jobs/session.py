@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from conf import Config, read_properties, resolve_conf_path
+from conf import CONF_DIR, Config, read_properties, resolve_conf_path
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,27 @@ def under_spark_submit() -> bool:
 
 # The driver JVM option for spark.jit's C1-only mode (conf/base.toml, parse_dump.c1_only_jvm).
 C1_ONLY = "-XX:TieredStopAtLevel=1"
+
+
+def spark_log_path(cfg: Config) -> Path | None:
+    """The file Spark's log lines go to in local mode (spark.log_file), None for the console.
+    The default is one a process, so a job's error can name it."""
+    log_file = cfg["spark"]["log_file"]
+    if log_file == "-" or under_spark_submit():
+        return None
+    if log_file:
+        return Path(log_file).expanduser().resolve()
+    return Path(tempfile.gettempdir()) / f"wikifilms-spark-{os.getpid()}.log"
+
+
+def log_options(cfg: Config) -> list[str]:
+    """The driver JVM options that send Spark's log lines to spark_log_path's file."""
+    path = spark_log_path(cfg)
+    if path is None:
+        return []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = (CONF_DIR / "log4j2-job.properties").as_uri()
+    return [f"-Dlog4j2.configurationFile={config}", f"-Dwikifilms.spark_log={path}"]
 
 
 def local_properties(cfg: Config, java_options: Sequence[str] = ()) -> dict[str, str]:
@@ -47,8 +69,9 @@ def local_properties(cfg: Config, java_options: Sequence[str] = ()) -> dict[str,
 def spark_session(cfg: Config, java_options: Sequence[str] = ()):
     """Create (or join) the SparkSession; local-mode settings apply only outside spark-submit.
 
-    `java_options` join the driver's Java options; they take effect only when this call
-    starts the JVM (the first session of a Python process, not under spark-submit).
+    `java_options` join the driver's Java options, with log_options'; they take effect only
+    when this call starts the JVM (the first session of a Python process, not under
+    spark-submit).
     """
     from pyspark.sql import SparkSession
 
@@ -59,7 +82,8 @@ def spark_session(cfg: Config, java_options: Sequence[str] = ()):
         # pyarrow), not whatever `python3` is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(spark_cfg["master"])
-        for key, value in local_properties(cfg, java_options).items():
+        options = [*java_options, *log_options(cfg)]
+        for key, value in local_properties(cfg, options).items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(spark_cfg["log_level"])

@@ -38,7 +38,15 @@ def test_head_of_an_ordinary_page():
     assert got == {"file": "file:/d.xml", "is_page": True, "has_trailer": False, "page_id": 7,
                    "ns": 0, "title": 'AT&T & "Bell" <Labs>', "redirect_to": None,
                    "bytes": len(record("AT&T & \"Bell\" <Labs>", 7, "plain [[text]]")),
-                   "is_candidate": False}
+                   "is_candidate": False, "bad_utf8": False}
+
+
+def test_bytes_that_are_not_utf8_are_marked():
+    assert row(record("Caf\u00e9", 7, "x"))["bad_utf8"] is False
+    assert row(record("Caf\u00e9", 7, "x").replace(b"\xc3\xa9", b"\xe9"))["bad_utf8"] is True
+    film = row(record("Film", 10, FILM_TEXT).replace(b"[[Space]] [[Space]]", b"\xff [[Space]]"))
+    assert film["status"] == FILM and film["bad_utf8"] is True
+    assert row(record("Plain", 14, "x \xff y".replace("\xff", "\ufffd")))["bad_utf8"] is False
 
 
 def test_redirects_and_other_namespaces_are_not_candidates():

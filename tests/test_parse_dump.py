@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
+from conf.outputs import OutputFolderError
 from spark_jobs.inputs import (
     DumpFile,
     InputError,
@@ -39,9 +40,10 @@ def table(out: Path, name: str) -> list[dict]:
     return pq.read_table(out / name).to_pylist()
 
 
-def job(spark, dump_paths, out: Path, *overrides: str) -> dict:
+def job(spark, dump_paths, out: Path, *overrides: str, overwrite: bool = False) -> dict:
     cfg = load_config("test", list(overrides))
-    return run(spark, cfg, resolve_local([str(p) for p in dump_paths]), str(out))
+    return run(spark, cfg, resolve_local([str(p) for p in dump_paths]), str(out),
+               overwrite=overwrite)
 
 
 def film(title: str, links: str, director: str = "Ann Lee", extra: str = "") -> str:
@@ -179,6 +181,21 @@ def test_bad_pages_are_counted_and_skipped(spark, tmp_path):
     examples = manifest["pages"]["skipped_examples"]
     assert examples["too_large"][0]["title"] == "Huge"
     assert examples["malformed_xml"][0]["title"] == "Broken"
+    assert manifest["pages"]["bad_utf8"] == 0
+
+
+def test_pages_with_bytes_that_are_not_utf8_are_counted(spark, tmp_path):
+    """Read as U+FFFD (as MediaWiki's own readers do), never silently: the manifest counts
+    them and names a few."""
+    xml = write_dump(tmp_path / "x.xml", HAND_PAGES[:4], compress=False)
+    data = xml.read_bytes().replace(b"<title>Beta</title>", b"<title>Beta \xff</title>")
+    data = data.replace(b"[[space]] [[Robots]]", b"[[space]] \xc3( [[Robots]]", 1)
+    xml.write_bytes(data)
+    manifest = job(spark, [xml], tmp_path / "t")
+    assert manifest["pages"]["bad_utf8"] == 2
+    assert sorted(e["title"] for e in manifest["pages"]["bad_utf8_examples"]) == [
+        "Alpha", "Beta \ufffd"]
+    assert manifest["pages"]["films"] == 4
 
 
 def test_every_page_read_once_with_tiny_splits(spark, tmp_path):
@@ -238,7 +255,7 @@ def test_generated_dump_matches_planted_truth(spark, tmp_path):
         assert films[title]["director"][0] == f["director"]
     # Re-running replaces the output (new id, same tables).
     first_run = sorted(tuple(r.values()) for r in table(out, "film_links"))
-    again = job(spark, [str(tmp_path / "dump")], out)
+    again = job(spark, [str(tmp_path / "dump")], out, overwrite=True)
     assert again["id"] != manifest["id"] and read_manifest(str(out))["id"] == again["id"]
     assert sorted(tuple(r.values()) for r in table(out, "film_links")) == first_run
     assert not list(tmp_path.glob("tables.__*"))
@@ -415,6 +432,49 @@ def test_a_failed_cleanup_does_not_hide_why_the_run_failed(spark, tmp_path, monk
     with pytest.raises(RuntimeError, match="stage failed"), publisher.claimed():
         raise RuntimeError("stage failed")
     assert "could not remove the unfinished output: connection refused" in caplog.text
+
+
+def test_someone_elses_folder_or_the_inputs_folder_is_never_deleted(spark, tmp_path,
+                                                                     monkeypatch, capsys):
+    """--out naming a folder of other files, or `.` in the dump's folder: one line, exit 2,
+    nothing deleted (the publish step used to move it aside and remove it)."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    dump = write_dump(dumps / "hand.xml.bz2", HAND_PAGES)
+    mine = tmp_path / "mydata"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["--dump", str(dump), "--out", str(mine), *overwrite]) == 2
+        assert "holds files, not a tables folder" in capsys.readouterr().err
+    with pytest.raises(OutputFolderError, match="holds the input"):  # run(): remote outputs too
+        job(spark, [dump], tmp_path)
+    monkeypatch.chdir(dumps)
+    assert main(["--dump", dump.name, "--out", ".", "--overwrite"]) == 2
+    assert f"--out {dumps} is the current directory" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "mine" and dump.stat().st_size > 0
+
+
+def test_tables_are_replaced_only_when_asked(spark, tmp_path):
+    dump = write_dump(tmp_path / "hand.xml.bz2", HAND_PAGES)
+    first = job(spark, [dump], tmp_path / "t")
+    with pytest.raises(OutputFolderError, match="holds a tables folder already: pass "
+                                                "--overwrite"):
+        job(spark, [dump], tmp_path / "t")
+    assert read_manifest(str(tmp_path / "t"))["id"] == first["id"]
+    second = job(spark, [dump], tmp_path / "t", overwrite=True)
+    assert read_manifest(str(tmp_path / "t"))["id"] == second["id"] != first["id"]
+
+
+def test_files_put_at_the_output_while_a_run_works_are_not_replaced(spark, tmp_path):
+    publisher = OutputPublisher(spark, str(tmp_path / "tables"), overwrite=True)
+    with pytest.raises(OutputFolderError, match="holds files"), publisher.claimed():
+        spark.range(3).write.parquet(publisher.table_path("films"))
+        (tmp_path / "tables").mkdir()
+        (tmp_path / "tables" / "report.docx").write_text("someone's")
+        publisher.commit({"kind": "wikifilms.tables"})
+    assert (tmp_path / "tables" / "report.docx").read_text() == "someone's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tables"]  # staging removed
 
 
 def test_folder_without_manifest_is_refused(tmp_path):
