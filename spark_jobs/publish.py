@@ -62,12 +62,13 @@ def _process_alive(pid: int) -> bool:
 
 
 class OutputPublisher:
-    """Stage a run's tables in `<out>.__writing-<id>` and swap them into `<out>` at commit."""
+    """Stage a run's tables in `<out>.__writing-<id>` and swap them into `<out>` at commit
+    (`kind`: the manifest kind the job writes, tables by default)."""
 
-    def __init__(self, spark, out: str, run_id: str | None = None,
-                 overwrite: bool = False) -> None:
+    def __init__(self, spark, out: str, run_id: str | None = None, overwrite: bool = False,
+                 kind: str = TABLES_KIND, what: str = "tables folder") -> None:
         self.run_id = run_id or uuid.uuid4().hex
-        self.overwrite = overwrite
+        self.overwrite, self.kind, self.what = overwrite, kind, what
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self.final = out.rstrip("/")
@@ -98,10 +99,10 @@ class OutputPublisher:
         return Existing(exists=True, empty=False, kind=kind)
 
     def check_replaceable(self) -> None:
-        """OutputFolderError unless `out` is absent, empty, or a tables folder that the run
-        was asked to replace (conf/outputs.py): the run never deletes what it did not make."""
-        reason = refusal(self.final, self._existing(), TABLES_KIND, "tables folder",
-                         self.overwrite)
+        """OutputFolderError unless `out` is absent, empty, or a folder of this job's kind
+        that the run was asked to replace (conf/outputs.py): the run never deletes what it
+        did not make."""
+        reason = refusal(self.final, self._existing(), self.kind, self.what, self.overwrite)
         if reason:
             raise OutputFolderError(reason)
 

@@ -1,0 +1,423 @@
+"""Ratings data set -> Parquet tables (ratings, items, users) linked to a tables folder's films.
+
+    python -m spark_jobs.ratings --ratings PATH --tables TABLES_DIR --out RATINGS_DIR
+                                 [--overwrite] [--config F] [-p k=v] [-q] [-v]
+    spark-submit --py-files dist/wikifilms-jobs.zip spark_jobs/ratings.py --ratings ... ...
+
+PATH is a MovieLens release as GroupLens publishes it (spark_jobs/movielens.py): its folder
+(local or a Hadoop URI) or its local zip. The job reads the ratings, the catalogue and the
+users (extract), gives users and items dense ids and links each catalogue item to a film of
+the tables (transform), and writes the tables aside with the manifest last, citing the
+tables' manifest id (load, spark_jobs/publish.py), as parse_dump does.
+
+Linking: an item's names (its title with the article put back, and alternative titles in
+parentheses) meet the films' titles without their "(… film)" qualifier and the redirects to
+them, as movielens.title_key folds them; a candidate's year (the infobox year, else the
+qualifier's) must be within `ratings.year_tolerance` of the item's. The candidates of the
+closest year win; when they are more than one film, the item stays unlinked (ambiguous,
+counted, examples in the manifest): never two items to different films on a guess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from conf import Config, ConfigError, load_config
+from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION
+from conf.outputs import OutputFolderError, check_output_folder, check_placement
+from conf.version import code_version
+from spark_jobs.inputs import InputError, is_local
+from spark_jobs.movielens import GENRES_100K, LAYOUTS, Layout, item_year
+from spark_jobs.publish import (
+    OutputBusyError,
+    OutputPublisher,
+    UnfinishedOutputError,
+    read_manifest,
+)
+
+logger = logging.getLogger("spark_jobs.ratings")
+
+WHAT = "ratings folder"
+ITEM_KEY_SCHEMA = "array<struct<key: string, via: string>>"
+
+
+# --- extract ------------------------------------------------------------------------------
+def find_layout(spark, folder: str) -> Layout:
+    """The MovieLens layout whose ratings and items files `folder` holds (any Hadoop URI)."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = path.getFileSystem(conf)
+    for layout in LAYOUTS:
+        if all(fs.exists(jvm.org.apache.hadoop.fs.Path(f"{folder}/{name}"))
+               for name in (layout.ratings, layout.items)):
+            return layout
+    wanted = "; ".join(f"{x.ratings} + {x.items}" for x in LAYOUTS)
+    raise InputError(f"{folder} is not a MovieLens release: it holds none of {wanted} "
+                     "(give the unzipped folder or the .zip as GroupLens serves it)")
+
+
+def unpacked(path: str, scratch: Path) -> str:
+    """The release folder of `path`: itself, or for a local zip the folder it unpacks to in
+    `scratch` (GroupLens' zips hold one folder, ml-100k/ ...)."""
+    if not is_local(path):
+        if path.endswith(".zip"):
+            raise InputError(f"{path}: a zip is read from a local path only; unzip it first")
+        return path.rstrip("/")
+    local = Path(path).expanduser().resolve()
+    if not local.exists():
+        raise InputError(f"{path}: not found")
+    if local.is_dir():
+        return str(local)
+    try:
+        with zipfile.ZipFile(local) as archive:
+            archive.extractall(scratch)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise InputError(f"{path}: not a readable zip ({e}); download it again") from e
+    folders = [p for p in scratch.iterdir() if p.is_dir()]
+    return str(folders[0] if len(folders) == 1 else scratch)
+
+
+def _delimited(spark, path: str, separator: str, names: list[str], encoding: str = "UTF-8"):
+    """A file of separated fields (no quoting: MovieLens' .dat and u.* files) as string
+    columns `names`; `_bad` marks lines with too few fields (counted and skipped)."""
+    from pyspark.sql import functions as F
+
+    schema = ", ".join(f"`{n}` string" for n in names)
+    df = (spark.read.schema(schema).option("sep", separator).option("encoding", encoding)
+          .option("quote", "").option("mode", "PERMISSIVE").csv(path))
+    return df.withColumn("_bad", F.col(names[-1]).isNull())
+
+
+def read_ratings(spark, folder: str, layout: Layout):
+    """user, item (source ids, strings), rating (double), timestamp (long), and `bad`: true
+    for a line that is not a rating (counted and skipped)."""
+    from pyspark.sql import functions as F
+
+    names = ["user", "item", "rating", "timestamp"]
+    path = f"{folder}/{layout.ratings}"
+    if layout.name == "csv":
+        raw = spark.read.option("header", True).csv(path).toDF(*names) \
+            .withColumn("_bad", F.lit(False))
+    else:
+        raw = _delimited(spark, path, "\t" if layout.name == "100k" else "::", names)
+    rating = F.col("rating").cast("double")
+    timestamp = F.col("timestamp").cast("long")
+    bad = (F.col("_bad") | F.col("user").isNull() | F.col("item").isNull() | rating.isNull()
+           | timestamp.isNull())
+    return raw.select(F.trim("user").alias("user"), F.trim("item").alias("item"),
+                      rating.alias("rating"), timestamp.alias("timestamp"),
+                      bad.alias("bad"))
+
+
+def read_items(spark, folder: str, layout: Layout):
+    """item (source id), title, genres (array<string>)."""
+    from pyspark.sql import functions as F
+
+    path = f"{folder}/{layout.items}"
+    if layout.name == "100k":
+        flags = [f"g{i}" for i in range(len(GENRES_100K))]
+        raw = _delimited(spark, path, "|", ["item", "title", "released", "video", "url", *flags],
+                         encoding="ISO-8859-1")
+        genres = F.filter(F.array(*[F.when(F.col(f) == "1", F.lit(g))
+                                    for f, g in zip(flags, GENRES_100K, strict=True)]),
+                          lambda g: g.isNotNull())
+    elif layout.name == "dat":
+        raw = _delimited(spark, path, "::", ["item", "title", "genre_list"],
+                         encoding="ISO-8859-1")
+        genres = F.split("genre_list", r"\|")
+    else:
+        raw = (spark.read.option("header", True).option("quote", '"').option("escape", '"')
+               .csv(path).toDF("item", "title", "genre_list").withColumn("_bad", F.lit(False)))
+        genres = F.split("genre_list", r"\|")
+    return raw.filter(~F.col("_bad") & F.col("item").isNotNull()).select(
+        F.trim("item").alias("item"), F.trim("title").alias("title"),
+        F.filter(genres, lambda g: g != "(no genres listed)").alias("genres"))
+
+
+def read_users(spark, folder: str, layout: Layout):
+    """user (source id) and the attributes the release has (None for the csv layout)."""
+    from pyspark.sql import functions as F
+
+    if layout.users is None:
+        return None
+    path = f"{folder}/{layout.users}"
+    if layout.name == "100k":
+        raw = _delimited(spark, path, "|", ["user", "age", "gender", "occupation", "zip"])
+    else:  # 1M's users.dat: age is a band's lower bound, occupation a code (its README)
+        raw = _delimited(spark, path, "::", ["user", "gender", "age", "occupation", "zip"])
+    return raw.filter(~F.col("_bad")).select(
+        F.trim("user").alias("user"), F.col("age").cast("int").alias("age"),
+        F.trim("gender").alias("gender"), F.trim("occupation").alias("occupation"),
+        F.trim("zip").alias("zip"))
+
+
+# --- transform ----------------------------------------------------------------------------
+def dense_ids(df, source_col: str, id_col: str):
+    """source ids -> dense int32 ids 0..n-1, numerically ordered where ids are numbers.
+    In: `source_col` (string). Out: `source_col`, `id_col`."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.orderBy(F.col(source_col).cast("long").asc_nulls_last(), source_col)
+    return (df.select(source_col).distinct()
+            .withColumn(id_col, (F.row_number().over(order) - 1).cast("int")))
+
+
+def item_candidates(items, films, redirects, year_tolerance: int):
+    """Every (item, film) whose names meet, with how and how far apart their years are.
+
+    In: items (item_id, title), films (film_id, title, year), redirects (source, target).
+    Out: item_id, film_id, via ("title", "alternative title", "redirect", ...), year_gap
+    (0.. year_tolerance, or null when the film's year is unknown)."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.movielens import film_title_parts, item_keys, title_key
+
+    @F.udf(ITEM_KEY_SCHEMA)
+    def keys_of_item(title):
+        return [{"key": k, "via": v} for k, v in item_keys(title or "")]
+
+    @F.udf("struct<key: string, year: int>")
+    def key_of_film(title):
+        base, year = film_title_parts(title or "")
+        return {"key": title_key(base), "year": year}
+
+    item_rows = items.select("item_id", F.udf(lambda t: item_year(t or ""), "int")("title").alias("item_year"),
+                             F.explode(keys_of_item("title")).alias("k")).select(
+        "item_id", "item_year", F.col("k.key").alias("key"), F.col("k.via").alias("via"))
+    titled = films.select("film_id", "title", "year")
+    by_title = titled.select("film_id", "year", key_of_film("title").alias("k"),
+                             F.lit(False).alias("redirect"))
+    by_redirect = (redirects.join(titled, redirects["target"] == titled["title"])
+                   .select("film_id", "year", key_of_film("source").alias("k"),
+                           F.lit(True).alias("redirect")))
+    film_rows = by_title.unionByName(by_redirect).select(
+        "film_id", F.coalesce("year", "k.year").alias("film_year"),
+        F.col("k.key").alias("key"), "redirect").filter(F.col("key") != "")
+    gap = F.abs(F.col("item_year") - F.col("film_year"))
+    return (item_rows.join(film_rows, "key")
+            .withColumn("year_gap", gap)
+            .filter(F.col("item_year").isNull() | F.col("film_year").isNull()
+                    | (gap <= year_tolerance))
+            .withColumn("via", F.when(F.col("redirect"), F.concat("via", F.lit(" via redirect")))
+                        .otherwise(F.col("via")))
+            .select("item_id", "film_id", "via", "year_gap"))
+
+
+def link_items(candidates):
+    """One film per item where the candidates of the closest year are one film.
+
+    In: item_candidates' columns. Out: item_id, film_id (null when ambiguous), linked_by
+    ("title, same year", "alternative title via redirect, year ±1", ... or "ambiguous: N
+    films"), candidates (int)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    # Unknown years rank after a gap of one year: a film with a known, equal year wins.
+    rank = F.coalesce(F.col("year_gap"), F.lit(2))
+    best = Window.partitionBy("item_id")
+    closest = (candidates.withColumn("rank", rank)
+               .withColumn("best", F.min("rank").over(best))
+               .filter(F.col("rank") == F.col("best")))
+    per_item = closest.groupBy("item_id").agg(
+        F.countDistinct("film_id").alias("candidates"), F.min("film_id").alias("film_id"),
+        F.min("via").alias("via"), F.min("rank").alias("rank"))
+    year = (F.when(F.col("rank") == 0, F.lit("same year"))
+            .when(F.col("rank") == 1, F.lit("year ±1")).otherwise(F.lit("year unknown")))
+    return per_item.select(
+        "item_id",
+        F.when(F.col("candidates") == 1, F.col("film_id")).alias("film_id"),
+        F.when(F.col("candidates") == 1, F.concat_ws(", ", "via", year))
+        .otherwise(F.concat(F.lit("ambiguous: "), F.col("candidates").cast("string"),
+                            F.lit(" films"))).alias("linked_by"),
+        "candidates")
+
+
+# --- the job ------------------------------------------------------------------------------
+def run(spark, cfg: Config, ratings_path: str, tables_dir: str, out: str,
+        overwrite: bool = False) -> dict:
+    """The whole job (module docstring); returns the manifest."""
+    check_placement(out, [ratings_path, tables_dir])
+    tables_manifest = read_manifest(tables_dir)
+    publisher = OutputPublisher(spark, out, overwrite=overwrite, kind=RATINGS_KIND, what=WHAT)
+    with tempfile.TemporaryDirectory(prefix="wikifilms-ratings-") as scratch, \
+            publisher.claimed():
+        return _run(spark, cfg, ratings_path, tables_dir, tables_manifest, publisher,
+                    Path(scratch))
+
+
+def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest: dict,
+         publisher: OutputPublisher, scratch: Path) -> dict:
+    from pyspark.sql import functions as F
+
+    started = time.monotonic()
+    r = cfg["ratings"]
+    folder = unpacked(ratings_path, scratch)
+    layout = find_layout(spark, folder)
+    logger.info("%s: MovieLens layout %s", folder, layout.name)
+
+    raw = read_ratings(spark, folder, layout).persist()
+    bad_lines = raw.filter("bad").count()
+    good = raw.filter(~F.col("bad")).drop("bad")
+    catalogue = read_items(spark, folder, layout)
+    user_ids = dense_ids(good.select("user"), "user", "user_id").persist()
+    item_ids = dense_ids(good.select("item").unionByName(catalogue.select("item")), "item",
+                         "item_id").persist()
+
+    films = spark.read.parquet(f"{tables_dir}/{tables_manifest['tables']['films']['path']}")
+    redirects = spark.read.parquet(
+        f"{tables_dir}/{tables_manifest['tables']['redirects']['path']}").select(
+        "source", "target") if "redirects" in tables_manifest["tables"] else \
+        spark.createDataFrame([], "source string, target string")
+    items = item_ids.join(catalogue, "item", "left").persist()
+    links = link_items(item_candidates(items, films, redirects, r["year_tolerance"])).persist()
+    items_out = (items.join(links, "item_id", "left")
+                 .select("item_id", F.col("item").alias("source_id"), "title",
+                         F.udf(lambda t: item_year(t or ""), "int")("title").alias("year"),
+                         "genres", F.col("film_id").cast("int").alias("film_id"),
+                         F.coalesce("linked_by", F.when(F.col("title").isNull(),
+                                                        F.lit("not in the catalogue"))
+                                    .otherwise(F.lit("no film of that title and year")))
+                         .alias("linked_by"))
+                 .repartition(1).sortWithinPartitions("item_id")).persist()
+    ratings_out = (good.join(F.broadcast(user_ids), "user").join(F.broadcast(item_ids), "item")
+                   .select("user_id", "item_id", F.col("rating").cast("float").alias("rating"),
+                           "timestamp")
+                   .repartition(max(1, spark.sparkContext.defaultParallelism))
+                   .sortWithinPartitions("user_id", "item_id"))
+    users = read_users(spark, folder, layout)
+    users_out = user_ids.join(users, "user", "left") if users is not None else user_ids
+    users_out = (users_out.withColumnRenamed("user", "source_id")
+                 .select("user_id", "source_id", *[c for c in users_out.columns
+                                                   if c not in ("user", "user_id")])
+                 .repartition(1).sortWithinPartitions("user_id"))
+
+    counts = {}
+    for name, df in (("ratings", ratings_out), ("items", items_out), ("users", users_out)):
+        df.write.mode("overwrite").parquet(publisher.table_path(name))
+        counts[name] = {"path": name, "rows": spark.read.parquet(publisher.table_path(name))
+                        .count(), "columns": df.columns}
+    linking = _linking_report(spark, publisher, r["examples"])
+    manifest = {
+        "kind": RATINGS_KIND,
+        "schema_version": RATINGS_SCHEMA_VERSION,
+        "id": publisher.run_id,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "input": {"path": ratings_path, "layout": layout.name},
+        "films_tables": {"folder": tables_dir, "id": tables_manifest["id"]},
+        "config": {"ratings": dict(r)},
+        "tables": counts,
+        "lines_skipped": {"ratings_not_parsed": bad_lines},
+        "linking": linking,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    publisher.commit(manifest)
+    for df in (raw, user_ids, item_ids, items, links, items_out):
+        df.unpersist()
+    logger.info("done: %d ratings, %d users, %d items; %.1f %% of items and %.1f %% of "
+                "ratings linked to films", counts["ratings"]["rows"], counts["users"]["rows"],
+                counts["items"]["rows"], 100 * linking["share_of_items"],
+                100 * linking["share_of_ratings"])
+    return manifest
+
+
+def _linking_report(spark, publisher: OutputPublisher, examples: int) -> dict:
+    """Shares of items and ratings linked, by how, with examples of what was not."""
+    from pyspark.sql import functions as F
+
+    items = spark.read.parquet(publisher.table_path("items"))
+    ratings = spark.read.parquet(publisher.table_path("ratings"))
+    per_item = ratings.groupBy("item_id").count()
+    rows = items.join(per_item, "item_id", "left").fillna(0, ["count"])
+    totals = rows.agg(F.count("*").alias("items"), F.sum("count").alias("ratings"),
+                      F.count("film_id").alias("items_linked"),
+                      F.sum(F.when(F.col("film_id").isNotNull(), F.col("count")).otherwise(0))
+                      .alias("ratings_linked")).first()
+    how = {r["linked_by"]: r["n"] for r in rows.filter(F.col("film_id").isNotNull())
+           .groupBy(F.regexp_replace("linked_by", ", (same year|year ±1|year unknown)$", "")
+                    .alias("linked_by")).agg(F.count("*").alias("n")).collect()}
+
+    def sample(condition) -> list[dict]:
+        return [r.asDict() for r in rows.filter(condition).orderBy(F.desc("count"), "item_id")
+                .select("source_id", "title", "linked_by", F.col("count").alias("ratings"))
+                .limit(examples).collect()]
+
+    return {
+        "items": totals["items"], "items_linked": totals["items_linked"],
+        "share_of_items": totals["items_linked"] / max(totals["items"], 1),
+        "ratings": totals["ratings"], "ratings_linked": totals["ratings_linked"],
+        "share_of_ratings": totals["ratings_linked"] / max(totals["ratings"], 1),
+        "linked_by": dict(sorted(how.items())),
+        "ambiguous": rows.filter(F.col("linked_by").startswith("ambiguous")).count(),
+        "ambiguous_examples": sample(F.col("linked_by").startswith("ambiguous")),
+        "unlinked_examples": sample(F.col("film_id").isNull()
+                                    & ~F.col("linked_by").startswith("ambiguous")),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spark_jobs.ratings",
+        description="Read a MovieLens release and write its ratings, items and users as "
+        "Parquet tables, the items linked to the films of a tables folder.",
+        epilog="example: python -m spark_jobs.ratings --ratings ml-100k.zip "
+        "--tables data/tables --out data/ratings")
+    parser.add_argument("--ratings", required=True, metavar="PATH",
+                        help="MovieLens folder (local or Hadoop URI) or local .zip")
+    parser.add_argument("--tables", required=True, metavar="TABLES_DIR",
+                        help="tables folder written by spark_jobs.parse_dump")
+    parser.add_argument("--out", required=True, metavar="RATINGS_DIR",
+                        help="output folder: new, empty, or ratings to replace with --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the ratings folder already at --out")
+    parser.add_argument("--config", metavar="F", help="overlay: local, test, cluster or a path")
+    parser.add_argument("-p", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="override one setting")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="Spark's own log lines on the console too")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spark_jobs.session import spark_log_path, spark_session
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    spark_log = None
+    try:
+        cfg = load_config(args.config, [*args.overrides,
+                                        *(['spark.log_file="-"'] if args.verbose else [])])
+        out, tables = (p if not is_local(p) else str(Path(p).resolve())
+                       for p in (args.out, args.tables))
+        read_manifest(tables)  # before Spark starts: a typo fails in a second
+        if is_local(out):
+            check_output_folder(out, RATINGS_KIND, WHAT, inputs=[args.ratings, tables],
+                                overwrite=args.overwrite)
+        spark = spark_session(cfg)
+        spark_log = spark_log_path(cfg)  # named in an error from here on
+        run(spark, cfg, args.ratings, tables, out, overwrite=args.overwrite)
+    except (ConfigError, InputError, OutputBusyError, OutputFolderError, UnfinishedOutputError,
+            OSError) as e:
+        logged = spark_log is not None and spark_log.is_file() and spark_log.stat().st_size
+        print(f"ratings: error: {e}" + (f" (Spark's log: {spark_log})" if logged else ""),
+              file=sys.stderr)
+        return 2
+    if spark_log is not None and not cfg["spark"]["log_file"]:
+        spark_log.unlink(missing_ok=True)  # the default, temporary one: nothing to look at
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
