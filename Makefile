@@ -23,7 +23,7 @@ demo: setup
 		--out $(DEMO)/tables --overwrite
 	$(PY) -m spark_jobs.show_tables --tables $(DEMO)/tables
 	$(PY) -m trainer train --tables $(DEMO)/tables --out $(DEMO)/run --overwrite \
-		--truth $(DEMO)/dump/enwiki-20261101-truth.json
+		--pairs $(DEMO)/dump/enwiki-20261101-truth.json
 	$(PY) -m index build --run $(DEMO)/run --out $(DEMO)/index --overwrite
 	$(PY) scripts/demo_queries.py --index $(DEMO)/index --truth $(DEMO)/dump/enwiki-20261101-truth.json
 

@@ -33,7 +33,7 @@ from conf.manifest import (
 )
 from conf.outputs import OutputFolderError, check_output_folder
 from conf.version import code_version
-from index import verified
+from index import colink, verified
 from index.folder import KINDS, IndexFolderError, file_entry, file_names, write_arrow
 from index.lookup import alias_table
 from index.recall import tune_search_k
@@ -67,18 +67,39 @@ def load_vectors(path: Path, rows: int, dim: int) -> np.ndarray:
     return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-def load_redirects(tables_dir: Path, tables_id: str) -> dict[str, str]:
-    """source -> final target from the tables the run was trained on ({} if they are gone)."""
+def tables_manifest(tables_dir: Path, tables_id: str) -> dict | None:
+    """The manifest of the tables the run was trained on (None, with a warning, if they are
+    gone: the index then lacks redirects and the films' sparse link vectors)."""
     try:
         manifest = read_manifest(tables_dir, TABLES_KIND, TABLES_SCHEMA_VERSION, "tables",
                                  "pass --tables with the folder the run was trained on")
     except ManifestError as e:
-        logger.warning("no redirects in the title lookup: %s", e)
-        return {}
+        logger.warning("no redirects in the title lookup, films ranked by their vectors "
+                       "alone: %s", e)
+        return None
     if manifest["id"] != tables_id:
         raise IndexFolderError(f"{tables_dir} holds tables {manifest['id'][:8]}, but the run "
                                f"was trained on tables {tables_id[:8]}; pass --tables with "
                                "the folder it was trained on")
+    return manifest
+
+
+def load_film_links(tables_dir: Path, manifest: dict | None) -> pa.Table | None:
+    """film_id, link_id, count of the tables (None when they are gone or lack the table)."""
+    if manifest is None or "film_links" not in manifest.get("tables", {}):
+        return None
+    path = tables_dir / manifest["tables"]["film_links"]["path"]
+    try:
+        return pq.read_table(path, columns=["film_id", "link_id", "count"])
+    except (OSError, ValueError) as e:
+        raise IndexFolderError(f"{path}: unreadable ({e}); re-run the ingestion or pass "
+                               "--tables with a good copy") from e
+
+
+def load_redirects(tables_dir: Path, manifest: dict | None) -> dict[str, str]:
+    """source -> final target from the tables the run was trained on ({} if they are gone)."""
+    if manifest is None:
+        return {}
     if not (tables_dir / "redirects").exists():
         logger.warning("no redirects table in %s: the title lookup has titles only", tables_dir)
         return {}
@@ -146,6 +167,24 @@ def _build_side(kind: str, vectors: np.ndarray, items: pa.Table, redirects: dict
     }
 
 
+def _build_colink(film_links: pa.Table | None, counts: dict, staging: Path, cfg_index: dict,
+                  states: dict[str, list[int]]) -> dict | None:
+    """The films' sparse link vectors (index.colink) in `staging`, and their manifest entry."""
+    if film_links is None or not cfg_index["vector_weight"] < 1.0:
+        return None
+    film, link = film_links["film_id"].to_numpy(), film_links["link_id"].to_numpy()
+    if len(film) and (film.max() >= counts["films"] or link.max() >= counts["links"]):
+        raise IndexFolderError("the tables' film_links name films or links the run lacks; "
+                               "pass --tables with the folder the run was trained on")
+    arrays = colink.build_arrays(film, link, film_links["count"].fill_null(1).to_numpy(),
+                                 counts["films"], counts["links"])
+    files = {}
+    for role, name in zip(colink.FILES, colink.write(staging, arrays), strict=True):
+        files[role], states[name] = file_entry(staging / name)
+    return {"files": files, "weighting": "log(1 + count) x idf, rows L2-normalised",
+            "vector_weight": cfg_index["vector_weight"], "candidates": cfg_index["candidates"]}
+
+
 def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> bool:
     """IndexFolderError unless `out` may be written (conf/outputs.py: an index folder is
     replaced only with `overwrite`, anything else never); whether something is there."""
@@ -189,7 +228,9 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
                                    f"{items[kind].num_rows} titles for {len(vectors[kind])} "
                                    "vectors; the run folder is inconsistent, re-train it")
     tables = Path(tables_dir) if tables_dir else Path(run["tables"]["folder"])
-    redirects = load_redirects(tables, run["tables"]["id"])
+    tables_of_run = tables_manifest(tables, run["tables"]["id"])
+    redirects = load_redirects(tables, tables_of_run)
+    film_links = load_film_links(tables, tables_of_run)
     inputs.append(tables)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -201,6 +242,7 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     try:
         sides = {kind: _build_side(kind, vectors[kind], items[kind], redirects, staging,
                                    index_id, cfg_index, states) for kind in KINDS}
+        sides["films"]["colink"] = _build_colink(film_links, counts, staging, cfg_index, states)
         manifest = {
             "kind": INDEX_KIND,
             "schema_version": INDEX_SCHEMA_VERSION,
@@ -225,7 +267,9 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
         shutil.rmtree(staging, ignore_errors=True)
         raise
     # Hashed as they were written: the first query need not read them again.
-    verified.remember([(out / name, states[name], sides[kind][role]["sha256"])
-                       for kind in KINDS for role, name in file_names(kind).items()])
+    entries = [entry for kind in KINDS for entry in (
+        *(sides[kind][role] for role in file_names(kind)),
+        *((sides[kind].get("colink") or {}).get("files") or {}).values())]
+    verified.remember([(out / e["file"], states[e["file"]], e["sha256"]) for e in entries])
     logger.info("index written to %s (manifest %s)", out, index_id[:8])
     return manifest

@@ -75,9 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format_table(neighbours, kind: str) -> str:
+def _format_table(neighbours, kind: str, measure: str = "cosine") -> str:
     if kind == "films":
-        head = ("rank", "title", "cosine", "year", "director")
+        head = ("rank", "title", measure, "year", "director")
         rows = [(str(n.rank), n.title, f"{n.similarity:.3f}", str(n.facts.get("year") or ""),
                  n.facts.get("director") or "") for n in neighbours]
     else:
@@ -135,9 +135,12 @@ def _query(args) -> int:
     liked = ", ".join(side.title(i) for i in ids)
     exact = side.exact_by_default if args.exact is None else args.exact
     how = "exact search" if exact else "Annoy"
+    if side.colink is not None:
+        how += f", re-ranked with the films' links: score = {side.vector_weight:g} x vector " \
+               f"cosine + {1 - side.vector_weight:g} x link cosine"
     print(f"{kind.capitalize()} like {liked} ({how}" + (f"; {'; '.join(notes)}" if notes else "")
           + ")")
-    print(_format_table(neighbours, kind))
+    print(_format_table(neighbours, kind, "score" if side.colink is not None else "cosine"))
     return 0
 
 

@@ -4,6 +4,7 @@
     films.npy, links.npy                 the run's L2-normalised vectors (exact search, means)
     films.arrow, links.arrow             id -> title, year, director / film_count, film_id
     films_aliases.arrow, links_aliases.arrow   title lookup (index.lookup)
+    films_colink_*.npy, links_colink_*.npy     the films' sparse link vectors (index.colink)
     manifest.json                        written last (kind wikifilms.index)
 
 Every file is listed in the manifest with its size and SHA-256 (checked once per version of
@@ -26,6 +27,7 @@ import pyarrow as pa
 
 from conf.manifest import INDEX_KIND, INDEX_SCHEMA_VERSION, read_manifest
 from index import verified
+from index.colink import CoLink
 from index.lookup import TitleLookup
 
 KINDS = ("films", "links")
@@ -79,6 +81,9 @@ class ItemIndex:
     search_k: int  # for k = 10; scaled with the number of answers asked for
     n_trees: int
     exact_by_default: bool  # the build found brute force faster than Annoy at the target
+    colink: CoLink | None = None  # films only, when the build had the tables' film_links
+    vector_weight: float = 1.0  # of the vectors' cosine in a film's score (index.colink)
+    candidates: int = 100  # films each of the two similarities proposes for re-ranking
 
     def title(self, i: int) -> str:
         return self.items.column("title")[i].as_py()
@@ -178,9 +183,29 @@ def _open_index(folder: Path, kind: str) -> ItemIndex:
     if ann.get_n_items() != n:
         raise IndexFolderError(f"{ann_path}: {ann.get_n_items()} items of dimension {dim}, "
                                f"the manifest says {n}; {REBUILD}")
+    colink, scoring = _open_colink(folder, manifest.get(kind, {}).get("colink"), n)
     return ItemIndex(kind=kind, ann=ann, vectors=vectors, items=items,
                      lookup=TitleLookup(tables[aliases_path], items.column("title")),
-                     search_k=search_k, n_trees=n_trees, exact_by_default=search == "exact")
+                     search_k=search_k, n_trees=n_trees, exact_by_default=search == "exact",
+                     colink=colink, **scoring)
+
+
+def _open_colink(folder: Path, entry: dict | None, n: int) -> tuple[CoLink | None, dict]:
+    """The side's CoLink (checked like the other files) and its scoring settings."""
+    if not entry:
+        return None, {}
+    try:
+        paths = {role: check_file(folder, e) for role, e in entry["files"].items()}
+        colink = CoLink.open(paths)
+        scoring = {"vector_weight": float(entry["vector_weight"]),
+                   "candidates": int(entry["candidates"])}
+    except (KeyError, TypeError, ValueError) as e:
+        raise IndexFolderError(f"{folder / 'manifest.json'}: bad colink entry ({e}); "
+                               f"{REBUILD}") from e
+    if colink.n_films != n:
+        raise IndexFolderError(f"{paths['film_indptr']}: {colink.n_films} films, the manifest "
+                               f"says {n}; {REBUILD}")
+    return colink, scoring
 
 
 
@@ -191,7 +216,9 @@ def verify_index(folder: str | Path) -> list[str]:
     manifest = read_index_manifest(folder)
     lines = []
     for kind in KINDS:
-        for entry in side_files(manifest, kind, folder).values():
+        entries = list(side_files(manifest, kind, folder).values())
+        entries += list(((manifest[kind].get("colink") or {}).get("files") or {}).values())
+        for entry in entries:
             path = check_file(folder, entry, force=True)
             lines.append(f"ok {path} ({entry['bytes']} bytes, sha256 {entry['sha256'][:12]})")
     return lines

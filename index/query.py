@@ -3,6 +3,11 @@
 Several items answer "for someone who liked all of them": the mean of their (normalised)
 vectors. The query items are never in their own answer. Similarities are exact cosines
 computed from the vectors, whichever search found the neighbours.
+
+Films, where the index holds their sparse link vectors (index/colink.py), are scored by
+`vector_weight` x the vectors' cosine + the rest x the link vectors' cosine: each of the two
+proposes its `candidates` best films (the vectors through Annoy or brute force, the link
+vectors exactly, through the films sharing a link), and the union is re-ranked exactly.
 """
 
 from __future__ import annotations
@@ -39,6 +44,29 @@ def search_k_for(side: ItemIndex, n: int) -> int:
     return max(side.search_k, math.ceil(side.search_k * n / TUNED_FOR), side.n_trees * n)
 
 
+def vector_top(side: ItemIndex, ids: list[int], vector: np.ndarray, n: int, exact: bool,
+               search_k: int | None) -> list[int]:
+    """The `n` items nearest `vector` by the vectors, the query items left out."""
+    leave_out = set(ids)
+    if exact:
+        return exact_top(side.vectors, vector, n, list(leave_out)).tolist()
+    search_k = search_k or search_k_for(side, n + len(leave_out))
+    if len(leave_out) == 1:
+        found = side.ann.get_nns_by_item(ids[0], n + 1, search_k=search_k)
+    else:
+        found = side.ann.get_nns_by_vector(vector.tolist(), n + len(leave_out),
+                                           search_k=search_k)
+    return [j for j in found if j not in leave_out][:n]
+
+
+def hybrid_scores(side: ItemIndex, ids: list[int], candidates: np.ndarray,
+                  vector: np.ndarray, colink_scores: np.ndarray) -> np.ndarray:
+    """The films' scores (module docstring) for `candidates`."""
+    w = side.vector_weight
+    cosines = np.asarray(side.vectors[candidates], dtype=np.float32) @ vector
+    return w * cosines + (1.0 - w) * colink_scores[candidates]
+
+
 def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = None,
             search_k: int | None = None) -> list[Neighbour]:
     """The `k` items most similar to the items `ids` (left out), best first.
@@ -50,17 +78,13 @@ def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = Non
     leave_out = set(ids)
     k = max(0, min(k, len(side.vectors) - len(leave_out)))
     vector = query_vector(side, ids)
-    n = k + len(leave_out)
-    if exact:
-        found = exact_top(side.vectors, vector, k, list(leave_out)).tolist()
+    if side.colink is None:
+        found = vector_top(side, ids, vector, k, exact, search_k) if k else []
+        similarities = (np.asarray(side.vectors[found], dtype=np.float32) @ vector
+                        if found else [])
+        extra = [{} for _ in found]
     else:
-        search_k = search_k or search_k_for(side, n)
-        if len(leave_out) == 1:
-            found = side.ann.get_nns_by_item(ids[0], n, search_k=search_k)
-        else:
-            found = side.ann.get_nns_by_vector(vector.tolist(), n, search_k=search_k)
-        found = [j for j in found if j not in leave_out][:k]
-    similarities = np.asarray(side.vectors[found], dtype=np.float32) @ vector if found else []
+        found, similarities, extra = _hybrid(side, ids, vector, k, exact, search_k)
     own_id = "film_id" if side.kind == "films" else "link_id"
     columns = [c for c in side.items.column_names if c not in ("title", own_id)]
     # One zero-copy slice per answer: take() converts its indices with pa.array, which
@@ -68,5 +92,26 @@ def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = Non
     rows = [side.items.slice(j, 1).to_pylist()[0] for j in found]
     return [Neighbour(rank=r + 1, id=int(j), title=row["title"],
                       similarity=float(similarities[r]),
-                      facts={c: row[c] for c in columns})
+                      facts={**{c: row[c] for c in columns}, **extra[r]})
             for r, (j, row) in enumerate(zip(found, rows, strict=True))]
+
+
+def _hybrid(side: ItemIndex, ids: list[int], vector: np.ndarray, k: int, exact: bool,
+            search_k: int | None) -> tuple[list[int], np.ndarray, list[dict]]:
+    if not k:
+        return [], np.zeros(0), []
+    n = max(k, side.candidates)
+    colink_scores = side.colink.scores(ids)
+    colink_scores[list(set(ids))] = 0.0
+    by_vector = vector_top(side, ids, vector, n, exact, search_k)
+    shared = np.flatnonzero(colink_scores > 0)
+    by_links = shared[np.argsort(-colink_scores[shared], kind="stable")[:n]]
+    candidates = np.unique(np.r_[np.asarray(by_vector, dtype=np.int64), by_links])
+    candidates = candidates[~np.isin(candidates, ids)]
+    scores = hybrid_scores(side, ids, candidates, vector, colink_scores)
+    order = np.argsort(-scores, kind="stable")[:k]
+    found = candidates[order].tolist()
+    cosines = np.asarray(side.vectors[found], dtype=np.float32) @ vector
+    extra = [{"vector_cosine": round(float(c), 6), "colink_cosine": round(float(s), 6)}
+             for c, s in zip(cosines, colink_scores[found], strict=True)]
+    return found, scores[order], extra

@@ -24,10 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its latest checkpoint")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    train.add_argument("--truth", help="a sample dump's truth JSON: report franchise neighbours")
+    train.add_argument("--pairs", metavar="PAIRS.json", help="known related films (a JSON list "
+                       "of title pairs, a films-cast truth's sequels, a sample dump's truth): "
+                       "report pair hit@k beside the co-link baselines")
+    train.add_argument("--ratings", metavar="RATINGS_DIR", help="ratings linked to these tables "
+                       "(python -m spark_jobs.ratings): report the taste AUC beside the "
+                       "baselines")
     evaluate = sub.add_parser("evaluate", help="held-out metrics of a finished run")
     evaluate.add_argument("--run", required=True, help="run folder written by `train`")
-    evaluate.add_argument("--truth", help="a sample dump's truth JSON: report franchise neighbours")
+    evaluate.add_argument("--pairs", metavar="PAIRS.json", help="as for train")
+    evaluate.add_argument("--ratings", metavar="RATINGS_DIR", help="as for train")
     for p in (train, evaluate):
         p.add_argument("--config", help="overlay: local, test, gpu, cluster or a path")
         p.add_argument("-p", dest="overrides", action="append", default=[],
@@ -39,8 +45,14 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args) -> dict:
     import numpy as np
 
-    from trainer.evaluate import auc_by_link_films, evaluate_vectors, held_out_for
-    from trainer.quality import franchise_report
+    from trainer.evaluate import (
+        auc_by_link_films,
+        evaluate_vectors,
+        film_vectors_from_links,
+        held_out_for,
+    )
+    from trainer.quality import quality_report
+    from trainer.ratings import load_ratings
     from trainer.run_folder import read_run_manifest
     from trainer.tables import heldout_mask, load_tables
 
@@ -53,16 +65,23 @@ def _evaluate(args) -> dict:
     if tables.manifest["id"] != manifest["tables"]["id"]:
         raise ConfigError(f"{args.run} was trained on tables {manifest['tables']['id'][:8]} but "
                           f"{manifest['tables']['folder']} now holds {tables.manifest['id'][:8]}")
+    ratings = load_ratings(args.ratings, tables.manifest["id"]) if args.ratings else None
     held = heldout_mask(tables, cfg)
     train, heldout = tables.film_links[~held], tables.film_links[held]
     films = np.load(Path(args.run) / manifest["embeddings"]["films"])
     links = np.load(Path(args.run) / manifest["embeddings"]["links"])
+    held_films = films
+    if manifest.get("link_vectors") == "learned":  # films made of all their links: remade
+        held_films = film_vectors_from_links(links, train, tables.film_link_counts[~held],
+                                             tables.n_films)
     held_out = held_out_for(train, heldout, tables.n_links, cfg)
-    metrics = evaluate_vectors(films, links, held_out, cfg["eval"]["recall_at"])
-    metrics["auc_by_link_films"] = auc_by_link_films(films, links, held_out,
+    metrics = evaluate_vectors(held_films, links, held_out, cfg["eval"]["recall_at"])
+    metrics["auc_by_link_films"] = auc_by_link_films(held_films, links, held_out,
                                                      tables.link_film_count)
-    if args.truth:
-        metrics["quality"] = franchise_report(films, train, args.truth, tables.film_titles)
+    if args.pairs or ratings is not None:
+        metrics["quality"] = quality_report(films, tables.film_links, tables.film_titles,
+                                            tables.n_links, cfg, pairs=args.pairs,
+                                            ratings=ratings)
     return metrics
 
 
@@ -72,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from trainer.quality import TruthError
+    from trainer.ratings import RatingsError
     from trainer.run_folder import RunFolderError
     from trainer.tables import TablesError
 
@@ -87,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = load_config(args.config, args.overrides)
             manifest = run(args.tables, args.out, cfg, resume=args.resume,
-                           overwrite=args.overwrite, truth=args.truth)
+                           overwrite=args.overwrite, pairs=args.pairs,
+                           ratings=args.ratings)
             print(json.dumps({"run": args.out, **manifest["metrics"],
                               "quality": manifest["quality"],
                               **({"incomplete_tables": manifest["tables"]["incomplete"]}
@@ -95,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                              indent=2, default=float))
         else:
             print(json.dumps(_evaluate(args), indent=2, default=float))
-    except (ConfigError, TablesError, RunFolderError, TruthError, OSError) as e:
+    except (ConfigError, TablesError, RunFolderError, TruthError, RatingsError, OSError) as e:
         print(f"trainer: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -5,7 +5,10 @@ co-link baseline, so the numbers are comparable.
 
 - AUC: each held-out positive (film, link) against `negatives_per_positive` links drawn
   uniformly among the links that film does not link to; the share of (positive, negative)
-  pairs ordered correctly (ties count half).
+  pairs ordered correctly (ties count half). Knowing which links are popular scores near 1.
+- AUC, popularity-matched (`auc_popularity_matched`): the same with negatives drawn in
+  proportion to how many (training) films link to them, as the positives are: knowing
+  popularity alone scores 0.5.
 - recall@k: for up to `max_films` films with held-out links, every link is ranked by score
   with the film's training links removed; the share of its held-out links in the top k,
   averaged over films.
@@ -17,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def _keys(pairs: np.ndarray, n_links: int) -> np.ndarray:
@@ -33,7 +37,8 @@ class HeldOut:
     """The held-out positives and what scoring them needs, built once per run."""
 
     positives: np.ndarray  # [P, 2] film, link
-    negatives: np.ndarray  # [P, E] links
+    negatives: np.ndarray  # [P, E] links, uniform
+    popular_negatives: np.ndarray  # [P, E] links, drawn by film count
     films: np.ndarray  # [F] films ranked for recall / MRR
     train_links: list[np.ndarray]  # per ranked film: links to remove from its ranking
     heldout_links: list[np.ndarray]  # per ranked film: its held-out links
@@ -48,18 +53,28 @@ class HeldOut:
             heldout = heldout[np.sort(rng.choice(len(heldout), max_positives, replace=False))]
         known = np.unique(np.concatenate([_keys(train, n_links), _keys(heldout, n_links)]))
         films = np.repeat(heldout[:, 0:1], negatives_per_positive, axis=1)
-        negatives = rng.integers(0, n_links, size=films.shape)
-        for _ in range(10):  # re-draw links the film does link to
-            hit = _is_in(known, films.astype(np.int64) * n_links + negatives)
-            if not hit.any():
-                break
-            negatives[hit] = rng.integers(0, n_links, size=int(hit.sum()))
+        film_count = np.bincount(train[:, 1], minlength=n_links).astype(np.float64)
+
+        def draw(size: int, p: np.ndarray | None) -> np.ndarray:
+            return rng.choice(n_links, size=size, p=p)
+
+        by_count = film_count / film_count.sum() if film_count.sum() else None
+        negatives_of = {}
+        for name, p in (("uniform", None), ("popular", by_count)):
+            negatives = draw(films.size, p).reshape(films.shape)
+            for _ in range(10):  # re-draw links the film does link to
+                hit = _is_in(known, films.astype(np.int64) * n_links + negatives)
+                if not hit.any():
+                    break
+                negatives[hit] = draw(int(hit.sum()), p)
+            negatives_of[name] = negatives
         ranked = np.unique(heldout[:, 0])
         if len(ranked) > max_films:
             ranked = np.sort(rng.choice(ranked, max_films, replace=False))
         by_film_train = _group(train, ranked)
         by_film_held = _group(heldout, ranked)
-        return cls(positives=heldout, negatives=negatives, films=ranked,
+        return cls(positives=heldout, negatives=negatives_of["uniform"],
+                   popular_negatives=negatives_of["popular"], films=ranked,
                    train_links=by_film_train, heldout_links=by_film_held, n_links=n_links)
 
 
@@ -80,11 +95,12 @@ def _group(pairs: np.ndarray, films: np.ndarray) -> list[np.ndarray]:
 
 
 def auc_per_positive(film_vectors: np.ndarray, link_vectors: np.ndarray,
-                     held: HeldOut) -> np.ndarray:
+                     held: HeldOut, popularity_matched: bool = False) -> np.ndarray:
     """For each held-out positive, the share of its sampled negatives it outscores (ties half)."""
     f, v = film_vectors, link_vectors
+    negatives = held.popular_negatives if popularity_matched else held.negatives
     pos = np.einsum("ij,ij->i", f[held.positives[:, 0]], v[held.positives[:, 1]])
-    neg = np.einsum("ijk,ik->ij", v[held.negatives], f[held.positives[:, 0]])
+    neg = np.einsum("ijk,ik->ij", v[negatives], f[held.positives[:, 0]])
     return np.mean((neg < pos[:, None]) + 0.5 * (neg == pos[:, None]), axis=1)
 
 
@@ -108,7 +124,9 @@ def evaluate_vectors(film_vectors: np.ndarray, link_vectors: np.ndarray, held: H
             for k in recall_at:
                 kth = np.partition(s, -k)[-k] if k < len(s) else -np.inf
                 recall[k].append(np.count_nonzero(target_scores >= kth) / len(targets))
-    metrics = {"auc": auc, "mrr": float(np.mean(reciprocal_ranks))}
+    metrics = {"auc": auc, "mrr": float(np.mean(reciprocal_ranks)),
+               "auc_popularity_matched": float(np.mean(
+                   auc_per_positive(f, v, held, popularity_matched=True)))}
     metrics.update({f"recall@{k}": float(np.mean(v)) for k, v in recall.items()})
     return metrics
 
@@ -129,6 +147,21 @@ def auc_by_link_films(film_vectors: np.ndarray, link_vectors: np.ndarray, held: 
             report[label] = {"share": float(in_bucket.mean()),
                              "auc": float(per_positive[in_bucket].mean())}
     return report
+
+
+def film_vectors_from_links(link_vectors: np.ndarray, film_links: np.ndarray,
+                            counts: np.ndarray, n_films: int) -> np.ndarray:
+    """A film as the normalised sum of its links' (unit) vectors, each weighted by how often
+    the article links it: the vectors a run exports. Built from the learned link vectors, a
+    film's vector reflects what its links share with other films' links, and a film needs
+    only its links, not a vector of its own (measured against the films' own learned vectors
+    on real films: docs/quality.md)."""
+    weights = sp.csr_matrix((counts.astype(np.float64), (film_links[:, 0], film_links[:, 1])),
+                            shape=(n_films, len(link_vectors)))
+    links = link_vectors / np.maximum(np.linalg.norm(link_vectors, axis=1, keepdims=True), 1e-12)
+    sums = np.asarray(weights @ links.astype(np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def link_vectors_from_films(film_vectors: np.ndarray, train: np.ndarray,

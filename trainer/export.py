@@ -123,27 +123,53 @@ def final_metrics(history: list[dict]) -> dict:
             "last": history[-1] if history else None}
 
 
-def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds: float) -> dict:
-    """Everything in the module docstring, manifest last; returns the manifest."""
-    from trainer.evaluate import auc_by_link_films
-    from trainer.quality import franchise_report
+def log_quality(report: dict) -> None:
+    """One line per measure: the vectors beside the baselines."""
+    for measure in (m for m in report if m.startswith(("pair_hit@", "taste_auc"))):
+        logger.info("%s: %s", measure, ", ".join(f"{name} {value:.3f}"
+                                                 for name, value in report[measure].items()))
+
+
+def write_quality_scalars(run_dir: Path, report: dict, step: int) -> None:
+    """The quality measures as TensorBoard scalars (logs/quality), one tag per similarity."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(run_dir / "logs" / "quality"))
+    with writer.as_default(step=step):
+        for measure, values in report.items():
+            if measure.startswith(("pair_hit@", "taste_auc")):
+                for name, value in values.items():
+                    tf.summary.scalar(f"{measure}/{name}", value)
+    writer.flush()
+
+
+def export_run(trainer, history: list[dict], cfg, *, pairs: str | None = None, ratings=None,
+               seconds: float) -> dict:
+    """Everything in the module docstring, manifest last; returns the manifest. With `pairs`
+    (a pairs file) or `ratings` (trainer.ratings.Ratings), the quality report too."""
+    from trainer.evaluate import auc_by_link_films, evaluate_vectors
+    from trainer.quality import quality_report
 
     run_dir = trainer.run_dir
     tables = trainer.data.tables
-    films, links = trainer.vectors()
+    films, links = trainer.vectors(all_links=True)
     write_embeddings(run_dir / "embeddings", films, links, tables)
     trainer.model.save(run_dir / "model.keras")
     summary = final_metrics(history)
+    held_films, _ = trainer.vectors()  # without the held-out links they are scored on
     metrics = {"history": history, **summary,
-               "auc_by_link_films": auc_by_link_films(films, links, trainer.held,
+               # The exported vectors (films made of their links); `history`, `best` and
+               # `last` are the model's own (each film its learned vector).
+               "exported": evaluate_vectors(held_films, links, trainer.held,
+                                            cfg["eval"]["recall_at"]),
+               "auc_by_link_films": auc_by_link_films(held_films, links, trainer.held,
                                                       tables.link_film_count),
-               "definitions": "see trainer/evaluate.py"}
-    if truth:
-        metrics["quality"] = franchise_report(films, trainer.data.train, truth, tables.film_titles)
-        q = metrics["quality"]
-        logger.info("franchise films found in each other's top %d: embedding %.3f, co-link "
-                    "baseline %.3f (%d films)", q["k"], q["embedding"], q["colink_baseline"],
-                    q["franchise_films"])
+               "definitions": "see trainer/evaluate.py and trainer/quality.py"}
+    if pairs or ratings is not None:
+        metrics["quality"] = quality_report(films, tables.film_links, tables.film_titles,
+                                            tables.n_links, cfg, pairs=pairs, ratings=ratings)
+        log_quality(metrics["quality"])
+        write_quality_scalars(run_dir, metrics["quality"], len(history))
     write_json(run_dir / "metrics.json", metrics)
     e = cfg["export"]
     projector_points = write_projector(run_dir / "logs", films, tables, e["projector_max_points"])
@@ -166,7 +192,8 @@ def export_run(trainer, history: list[dict], cfg, *, truth: str | None, seconds:
                        "link_titles": "embeddings/links.parquet", "normalized": True},
         "link_vectors": ("learned" if trainer.model.link_table is not None
                          else "mean of linking films' vectors (film_film learns no link table)"),
-        "metrics": {"epochs": len(history), **(summary["last"] or {})},
+        "metrics": {"epochs": len(history), **(summary["last"] or {}),
+                    "exported": metrics["exported"]},
         "quality": metrics.get("quality"),
         "projector_points": projector_points,
         "map_points": map_points,

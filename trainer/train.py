@@ -1,6 +1,6 @@
 """The training run: data, strategy, model, epochs, checkpoints, early stop, then export.
 
-    run(tables_dir, run_dir, cfg, resume=False, truth=None) -> manifest dict
+    run(tables_dir, run_dir, cfg, resume=False, pairs=None, ratings=None) -> manifest dict
 
 Checkpoints (model, optimizer, position) are written at each epoch end and every
 `train.checkpoint_every_steps` steps. Batches are pure functions of (seed, epoch, step)
@@ -25,7 +25,12 @@ from conf import ConfigError
 from conf.manifest import MANIFEST, RUN_KIND, STARTED, write_json
 from conf.outputs import OutputFolderError, check_output_folder, folder_kind
 from trainer import features
-from trainer.evaluate import evaluate_vectors, held_out_for, link_vectors_from_films
+from trainer.evaluate import (
+    evaluate_vectors,
+    film_vectors_from_links,
+    held_out_for,
+    link_vectors_from_films,
+)
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, softmax_dataset, steps_per_epoch
@@ -193,14 +198,31 @@ class Trainer:
             return self.batch_positives * self.batch_positives  # every film against every link
         return self.batch_positives * (1 + self.t["negatives_per_positive"])
 
-    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+    def model_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(films, links) as the model scores them: each film its own learned vector. The
+        held-out metrics of each epoch and early stopping judge the training objective."""
         films, links = self.model.export_vectors()
-        if links is None:
+        if links is None:  # film_film learns films only
             links = link_vectors_from_films(films, self.data.train, self.data.tables.n_links)
         return films, links
 
+    def vectors(self, all_links: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(films, links) as the run exports them: learned link vectors, and films made of
+        their links' vectors (evaluate.film_vectors_from_links). From the training links
+        only unless `all_links` (the export): held-out links must not reach the films they
+        score."""
+        films, links = self.model_vectors()
+        if self.model.link_table is None:
+            return films, links
+        tables = self.data.tables
+        if all_links:
+            rows, counts = tables.film_links, tables.film_link_counts
+        else:
+            rows, counts = self.data.train, self.data.train_counts
+        return film_vectors_from_links(links, rows, counts, tables.n_films), links
+
     def evaluate(self) -> dict[str, float]:
-        films, links = self.vectors()
+        films, links = self.model_vectors()
         return evaluate_vectors(films, links, self.held, self.cfg["eval"]["recall_at"])
 
     def resume(self) -> None:
@@ -335,15 +357,23 @@ def prepare_run_dir(run_dir: Path, tables: Tables, resume: bool, overwrite: bool
 
 
 def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
-        overwrite: bool = False, truth: str | None = None,
+        overwrite: bool = False, pairs: str | None = None, ratings: str | None = None,
         stop_after_steps: int | None = None) -> dict | None:
-    """Train and export; returns the run manifest (None when stopped by stop_after_steps)."""
+    """Train and export; returns the run manifest (None when stopped by stop_after_steps).
+    `pairs` (a pairs file) and `ratings` (a ratings folder linked to these tables) add the
+    quality report (trainer/quality.py) to the run's metrics."""
     from trainer import export
+    from trainer.quality import read_pairs
+    from trainer.ratings import load_ratings
 
     run_dir = Path(run_dir)
     started = time.perf_counter()
     strategy = configure_devices(cfg)
     tables = load_tables(tables_dir, with_pairs=cfg["train"]["model"] == "film_film")
+    # Checked before training, not found wanting an hour later.
+    if pairs:
+        read_pairs(pairs, tables.film_titles)
+    rated = load_ratings(ratings, tables.manifest["id"]) if ratings else None
     prepare_run_dir(run_dir, tables, resume, overwrite)
     data = prepare_data(tables, cfg)
     trainer = Trainer(data, cfg, run_dir, strategy)
@@ -358,5 +388,5 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
     if stop_after_steps is not None and trainer.state.global_step >= stop_after_steps \
             and trainer.state.epoch < cfg["train"]["epochs"]:
         return None
-    return export.export_run(trainer, history, cfg, truth=truth,
+    return export.export_run(trainer, history, cfg, pairs=pairs, ratings=rated,
                              seconds=time.perf_counter() - started)

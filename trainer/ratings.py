@@ -1,0 +1,62 @@
+"""Reading a ratings folder (written by `python -m spark_jobs.ratings`) with pyarrow.
+
+The folder's manifest cites the film tables its items were linked to; ratings linked to other
+tables would put ratings on the wrong films, so they are refused with one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION, read_manifest
+
+
+class RatingsError(ValueError):
+    """A ratings folder the trainer cannot use; the message names it and the fix."""
+
+
+@dataclass
+class Ratings:
+    """Ratings rows with the film each item is linked to (-1: not linked)."""
+
+    folder: str
+    manifest: dict
+    user: np.ndarray  # int32 dense user ids
+    item: np.ndarray  # int32 dense item ids
+    film: np.ndarray  # int32 film ids of the tables, -1 where the item is not linked
+    rating: np.ndarray  # float32
+
+
+def load_ratings(folder: str | Path, tables_id: str | None = None) -> Ratings:
+    """The ratings of `folder`; RatingsError when it is unfinished, unreadable, or linked to
+    other tables than `tables_id` (when given)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder, RATINGS_KIND, RATINGS_SCHEMA_VERSION, "ratings",
+                             "run `python -m spark_jobs.ratings` to produce it", RatingsError)
+    cited = (manifest.get("films_tables") or {}).get("id")
+    if tables_id is not None and cited != tables_id:
+        raise RatingsError(f"{folder} links its items to tables {str(cited)[:8]}, not to "
+                           f"tables {tables_id[:8]}: run `python -m spark_jobs.ratings` "
+                           "again with --tables pointing at the tables the run was trained on")
+    try:
+        ratings = pq.read_table(folder / manifest["tables"]["ratings"]["path"],
+                                columns=["user_id", "item_id", "rating"])
+        items = pq.read_table(folder / manifest["tables"]["items"]["path"],
+                              columns=["item_id", "film_id"])
+    except (OSError, KeyError, ValueError) as e:
+        raise RatingsError(f"{folder}: cannot read its ratings or items table ({e}); run "
+                           "`python -m spark_jobs.ratings` again") from e
+    item = ratings["item_id"].to_numpy().astype(np.int32)
+    film_of_item = np.full(int(items["item_id"].to_numpy().max(initial=-1)) + 1, -1, np.int32)
+    film_of_item[items["item_id"].to_numpy()] = items["film_id"].fill_null(-1).to_numpy()
+    if len(item) and item.max() >= len(film_of_item):
+        raise RatingsError(f"{folder}: ratings name items the items table lacks; run "
+                           "`python -m spark_jobs.ratings` again")
+    return Ratings(folder=str(folder), manifest=manifest,
+                   user=ratings["user_id"].to_numpy().astype(np.int32), item=item,
+                   film=film_of_item[item] if len(item) else item,
+                   rating=ratings["rating"].to_numpy().astype(np.float32))
