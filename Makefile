@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: setup demo test test-fast bench bench-ingest bench-parse bench-train bench-index zip lint clean \
+.PHONY: setup demo test test-fast bench bench-ingest bench-parse bench-train bench-index \
+	bench-quality zip lint clean \
 	download full
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
@@ -52,7 +53,7 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
-bench: bench-ingest bench-parse bench-train bench-index
+bench: bench-ingest bench-parse bench-train bench-index bench-quality
 
 bench-ingest: setup
 	$(PY) -m bench.ingest
@@ -65,6 +66,10 @@ bench-train: setup
 
 bench-index: setup
 	$(PY) -m bench.index
+
+# Film similarity on real films and ratings (../shared/data), against the baselines.
+bench-quality: setup
+	$(PY) -m bench.quality
 
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip

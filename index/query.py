@@ -59,12 +59,22 @@ def vector_top(side: ItemIndex, ids: list[int], vector: np.ndarray, n: int, exac
     return [j for j in found if j not in leave_out][:n]
 
 
-def hybrid_scores(side: ItemIndex, ids: list[int], candidates: np.ndarray,
-                  vector: np.ndarray, colink_scores: np.ndarray) -> np.ndarray:
+def hybrid_scores(side: ItemIndex, candidates: np.ndarray, vector: np.ndarray,
+                  colink_scores: np.ndarray) -> np.ndarray:
     """The films' scores (module docstring) for `candidates`."""
     w = side.vector_weight
     cosines = np.asarray(side.vectors[candidates], dtype=np.float32) @ vector
     return w * cosines + (1.0 - w) * colink_scores[candidates]
+
+
+def film_scores(side: ItemIndex, ids: list[int]) -> np.ndarray:
+    """Every film's score against the films `ids` (the query items included), exactly: what
+    `nearest` ranks its candidates by."""
+    vector = query_vector(side, ids)
+    cosines = np.asarray(side.vectors, dtype=np.float32) @ vector
+    if side.colink is None:
+        return cosines
+    return side.vector_weight * cosines + (1.0 - side.vector_weight) * side.colink.scores(ids)
 
 
 def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = None,
@@ -108,7 +118,7 @@ def _hybrid(side: ItemIndex, ids: list[int], vector: np.ndarray, k: int, exact: 
     by_links = shared[np.argsort(-colink_scores[shared], kind="stable")[:n]]
     candidates = np.unique(np.r_[np.asarray(by_vector, dtype=np.int64), by_links])
     candidates = candidates[~np.isin(candidates, ids)]
-    scores = hybrid_scores(side, ids, candidates, vector, colink_scores)
+    scores = hybrid_scores(side, candidates, vector, colink_scores)
     order = np.argsort(-scores, kind="stable")[:k]
     found = candidates[order].tolist()
     cosines = np.asarray(side.vectors[found], dtype=np.float32) @ vector

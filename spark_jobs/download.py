@@ -1,7 +1,14 @@
-"""Download a Wikipedia dump run: resumable, verified, polite.
+"""Download a Wikipedia dump run, or a MovieLens release: resumable, verified, polite.
 
     python -m spark_jobs.download --wiki enwiki --date latest|YYYYMMDD --out DIR
                                   [--parts] [--job NAME] [--mirror URL] [-q]
+    python -m spark_jobs.download --movielens 100k|1m|10m|20m|25m|32m|latest|latest-small
+                                  --out DIR [--mirror URL] [-q]
+
+A MovieLens release is GroupLens' `ml-RELEASE.zip`, fetched as a dump file is (a `.part`,
+resumed with range requests) and renamed once its MD5 matches GroupLens' `.zip.md5` (where
+GroupLens publishes one) and every member's CRC checks; a zip already in DIR is checked the
+same way before it is called present.
 
 The dump run's machine-readable status, `<base>/<wiki>/<date>/dumpstatus.json`, lists the
 files of each job with their sizes and SHA-1 sums:
@@ -48,6 +55,7 @@ from conf.version import code_version
 logger = logging.getLogger(__name__)
 
 MULTISTREAM_JOB, PARTS_JOB = "articlesmultistreamdump", "articlesdump"
+MOVIELENS = ("100k", "1m", "10m", "20m", "25m", "32m", "latest", "latest-small")
 _DATE_LINK = re.compile(r'href="(\d{8})/?"')
 
 
@@ -391,16 +399,107 @@ def download(wiki: str, date: str, out: str | Path, cfg, *, parts: bool = False,
             "seconds": round(time.perf_counter() - started, 3)}
 
 
+def _zip_problem(path: Path, md5: str | None, chunk: int) -> str | None:
+    """Why the zip at `path` is not the published one (MD5, or a member's CRC), or None."""
+    import zipfile
+    import zlib
+
+    if md5 is not None:
+        digest = hashlib.md5()
+        with open(path, "rb") as f:
+            while block := f.read(chunk):
+                digest.update(block)
+        if digest.hexdigest() != md5:
+            return f"MD5 {digest.hexdigest()}, GroupLens publishes {md5}"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, zlib.error) as e:
+        return f"not a readable zip ({e})"
+    return f"member {bad} fails its CRC" if bad else None
+
+
+def _published_md5(client: Client, url: str) -> str | None:
+    """GroupLens' MD5 of the zip at `url` (its `.md5` file), None where there is none."""
+    try:
+        text = client.text(f"{url}.md5")
+    except DownloadError:
+        return None
+    found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    return found.group(0).lower() if found else None
+
+
+def _content_length(client: Client, url: str) -> int:
+    try:
+        with client.open(url) as response:
+            length = response.headers.get("Content-Length")
+    except urllib.error.HTTPError as e:
+        raise DownloadError(f"{url}: HTTP {e.code}; check --movielens (one of "
+                            f"{', '.join(MOVIELENS)}) or --mirror") from e
+    if not (length or "").isdigit():
+        raise DownloadError(f"{url}: the server gives no size; try another --mirror")
+    return int(length)
+
+
+def download_movielens(release: str, out: str | Path, cfg, *, mirror: str | None = None,
+                       progress: bool = True) -> dict:
+    """Fetch and check GroupLens' ml-RELEASE.zip into `out` (module docstring)."""
+    if release not in MOVIELENS:
+        raise DownloadError(f"--movielens {release!r}: one of {', '.join(MOVIELENS)}")
+    d = cfg["download"]
+    client = Client(d)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    name = f"ml-{release}.zip"
+    url = f"{(mirror or d['movielens_url']).rstrip('/')}/{name}"
+    md5 = _published_md5(client, url)
+    final, part = out / name, out / f"{name}.part"
+    if final.exists():
+        problem = _zip_problem(final, md5, d["chunk_bytes"])
+        if problem:
+            raise DownloadError(f"{final}: {problem}; it is damaged or another file: move it "
+                                "away and re-run")
+        result = "present"
+    else:
+        f = DumpFile(name, _content_length(client, url), "")
+        bars = Progress([f], progress)
+        attempts = 0
+        try:
+            while True:
+                attempts += 1
+                bars.start(f)
+                fetch_to_part(client, url, f, part, d["chunk_bytes"], bars)
+                problem = _zip_problem(part, md5, d["chunk_bytes"])
+                if problem is None:
+                    part.replace(final)
+                    break
+                part.unlink()
+                if attempts == 2:
+                    raise DownloadError(f"{url}: {problem}, twice; try later or another "
+                                        "--mirror")
+                logger.warning("%s: %s; fetching it again", name, problem)
+        finally:
+            bars.close()
+        result = "downloaded" if attempts == 1 else "downloaded twice"
+    return {"movielens": release, "file": str(final), "bytes": final.stat().st_size,
+            "md5": md5 or "none published (every member's CRC checked)", "result": result,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.download", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--movielens", metavar="RELEASE", help="a MovieLens release instead of a "
+                        f"dump: one of {', '.join(MOVIELENS)}")
     parser.add_argument("--wiki", default="enwiki", help="wiki database name (default enwiki)")
     parser.add_argument("--date", default="latest", help="latest (default) or YYYYMMDD")
     parser.add_argument("--out", required=True, help="folder for the dump files")
     parser.add_argument("--parts", action="store_true",
                         help=f"the partition files (job {PARTS_JOB}) instead of the multistream")
     parser.add_argument("--job", help="another job of dumpstatus.json")
-    parser.add_argument("--mirror", help="base URL of a mirror (the part before /<wiki>/<date>/)")
+    parser.add_argument("--mirror", help="base URL of a mirror (the part before /<wiki>/<date>/, "
+                        "or GroupLens' folder of zips)")
     parser.add_argument("--config", help="overlay: local, test, cluster or a path")
     parser.add_argument("-p", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="override one setting")
@@ -410,8 +509,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, args.overrides)
-        summary = download(args.wiki, args.date, args.out, cfg, parts=args.parts, job=args.job,
-                           mirror=args.mirror, progress=not args.quiet)
+        if args.movielens:
+            summary = download_movielens(args.movielens, args.out, cfg, mirror=args.mirror,
+                                         progress=not args.quiet)
+        else:
+            summary = download(args.wiki, args.date, args.out, cfg, parts=args.parts,
+                               job=args.job, mirror=args.mirror, progress=not args.quiet)
     except (ConfigError, DownloadError, OSError) as e:
         print(f"download: error: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 from conf import Config, ConfigError, load_config
@@ -79,7 +80,7 @@ def unpacked(path: str, scratch: Path) -> str:
     try:
         with zipfile.ZipFile(local) as archive:
             archive.extractall(scratch)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError) as e:
         raise InputError(f"{path}: not a readable zip ({e}); download it again") from e
     folders = [p for p in scratch.iterdir() if p.is_dir()]
     return str(folders[0] if len(folders) == 1 else scratch)
@@ -258,6 +259,9 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
          publisher: OutputPublisher, scratch: Path) -> dict:
     from pyspark.sql import functions as F
 
+    from spark_jobs.session import apply_job_settings
+
+    apply_job_settings(spark, cfg)
     started = time.monotonic()
     r = cfg["ratings"]
     folder = unpacked(ratings_path, scratch)

@@ -23,6 +23,18 @@ def write_tables_with_redirects(folder: Path, redirects: dict[str, str]) -> Path
     return folder
 
 
+def add_film_links(tables: Path, rows: list[tuple[int, int, int]]) -> Path:
+    """Add a film_links table (film_id, link_id, count) to a tables folder and its manifest."""
+    (tables / "film_links").mkdir(parents=True, exist_ok=True)
+    film, link, count = (np.array(c, dtype=np.int32) for c in zip(*rows, strict=True))
+    pq.write_table(pa.table({"film_id": film, "link_id": link, "count": count}),
+                   tables / "film_links" / "part-00000.parquet")
+    manifest = json.loads((tables / "manifest.json").read_text())
+    manifest.setdefault("tables", {})["film_links"] = {"path": "film_links", "rows": len(rows)}
+    (tables / "manifest.json").write_text(json.dumps(manifest))
+    return tables
+
+
 def write_run(folder: Path, films: np.ndarray, film_titles: list[str], links: np.ndarray,
               link_titles: list[str], tables: Path | None = None,
               years: list[int | None] | None = None,

@@ -243,3 +243,43 @@ def test_a_present_file_is_checked_by_sha1_once_per_version(server, dumps, dcfg,
     with pytest.raises(DownloadError, match=f"{big.name}: SHA-1 .* damaged or not from this"):
         fetch(server, tmp_path, dcfg)
     assert target.stat().st_size == stat.st_size
+
+
+def movielens_zip(tmp_path: Path) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "ml-100k.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("ml-100k/u.data", "".join(f"{u}\t{i}\t{1 + (u + i) % 5}\t88{u}{i}\n"
+                                             for u in range(1, 60) for i in range(1, 80)))
+        z.writestr("ml-100k/u.item", "1|Toy Story (1995)|01-Jan-1995|||0|0|0|1\n")
+    return (tmp_path / "ml-100k.zip").read_bytes()
+
+
+def test_a_movielens_release_is_fetched_resumed_and_checked(server, dcfg, tmp_path):
+    import hashlib
+
+    from spark_jobs.download import download_movielens
+
+    data = movielens_zip(tmp_path)
+    path = "/datasets/movielens/ml-100k.zip"
+    server.files[path] = data
+    server.files[path + ".md5"] = f"{hashlib.md5(data).hexdigest()}  ml-100k.zip\n".encode()
+    server.cut[path] = [len(data) // 3, 1]  # the first body is cut short: resumed ...
+    server.corrupt[path] = 2  # ... with a flipped byte (its middle): fetched once more
+    out = tmp_path / "out"
+    mirror = f"{server.url}/datasets/movielens"
+    summary = download_movielens("100k", out, dcfg, mirror=mirror, progress=False)
+    assert summary["result"] == "downloaded twice" and summary["md5"] != "none"
+    assert (out / "ml-100k.zip").read_bytes() == data
+    assert not (out / "ml-100k.zip.part").exists()
+    assert download_movielens("100k", out, dcfg, mirror=mirror,
+                              progress=False)["result"] == "present"
+    # Without a published MD5, the members' CRCs still catch a damaged zip in place.
+    del server.files[path + ".md5"]
+    damaged = bytearray(data)
+    damaged[60] ^= 0xFF
+    (out / "ml-100k.zip").write_bytes(bytes(damaged))
+    with pytest.raises(DownloadError, match="ml-100k.zip: .*move it away"):
+        download_movielens("100k", out, dcfg, mirror=mirror, progress=False)
+    with pytest.raises(DownloadError, match="--movielens '99k': one of 100k"):
+        download_movielens("99k", out, dcfg, mirror=mirror, progress=False)

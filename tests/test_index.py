@@ -20,7 +20,7 @@ from index.folder import IndexFolderError, open_index
 from index.lookup import alias_table, fold
 from index.query import nearest
 from index.recall import clustered_vectors, exact_neighbours
-from tests.synthetic_run import write_run, write_tables_with_redirects
+from tests.synthetic_run import add_film_links, write_run, write_tables_with_redirects
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -498,3 +498,58 @@ def test_invalid_utf8_on_the_command_line_is_exit_2(hand_index):
                             capture_output=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.decode().startswith("index: error: the title b'Am\\xe9lie' is not ")
+
+
+def test_colink_scores_are_cosines_of_log_count_idf_rows():
+    from index.colink import CoLink, build_arrays
+
+    # Links 0, 2 and 3 are each on two of the four films (idf log 2), link 1 on all (idf 0).
+    # Film 0 links link 0 three times: its row is log(4), log(2) on links 0 and 3, i.e.
+    # (2, 1) / sqrt(5) once the common log 2 is divided out.
+    rows = np.array([[0, 0, 3], [0, 3, 1], [0, 1, 5], [1, 0, 1], [1, 1, 1], [2, 2, 1],
+                     [2, 3, 1], [2, 1, 1], [3, 2, 1], [3, 1, 1]])
+    colink = CoLink(**build_arrays(rows[:, 0], rows[:, 1], rows[:, 2], 4, 4))
+    assert colink.scores([0]) == pytest.approx([1.0, 2 / np.sqrt(5), 1 / np.sqrt(10), 0.0])
+    assert colink.scores([3]) == pytest.approx([0.0, 0.0, 1 / np.sqrt(2), 1.0])
+    # Several films: their rows summed, then normalised.
+    both = np.array([2, 1]) / np.sqrt(5) + np.array([1, 0])  # on links 0 and 3
+    assert colink.scores([0, 1])[0] == pytest.approx(both @ np.array([2, 1]) / np.sqrt(5)
+                                                     / np.linalg.norm(both))
+
+
+@pytest.fixture(scope="module")
+def linked_index(hand_run, icfg, tmp_path_factory) -> Path:
+    """The hand index built from tables that have film_links: Amélie and Aliens (film) share
+    two rare links, far apart as their vectors are (187 and 275 degrees)."""
+    root = tmp_path_factory.mktemp("linked")
+    tables = add_film_links(write_tables_with_redirects(root / "tables", REDIRECTS),
+                            [(5, 0, 1), (5, 1, 1), (7, 0, 1), (7, 1, 1), (0, 2, 1), (1, 2, 1),
+                             (2, 3, 1), (3, 4, 1), (4, 4, 1), (6, 2, 1)])
+    run = write_run(root / "run", circle(list(FILMS.values())), list(FILMS),
+                    circle(list(LINKS.values())), list(LINKS), tables=tables)
+    out = root / "index"
+    build_index(run, out, icfg)
+    return out
+
+
+def test_films_are_re_ranked_with_their_links(linked_index, capsys):
+    side = open_index(linked_index, "films")
+    assert side.colink is not None and side.vector_weight == 0.5
+    answers = nearest(side, [5], 3)  # Amélie
+    assert answers[0].title == "Aliens (film)"  # far by vectors, two rare links shared
+    for n in answers:
+        assert n.similarity == pytest.approx(0.5 * n.facts["vector_cosine"]
+                                             + 0.5 * n.facts["colink_cosine"], abs=1e-6)
+    code, out, _ = run_cli(capsys, "query", "--index", str(linked_index), "Amélie", "-k", "2")
+    assert code == 0 and "score = 0.5 x vector cosine + 0.5 x link cosine" in out
+    code, out, _ = run_cli(capsys, "verify", "--index", str(linked_index))
+    assert code == 0 and "films_colink_weights.npy" in out
+
+
+def test_a_damaged_colink_file_is_refused(linked_index, tmp_path, capsys):
+    damaged = copy_index(linked_index, tmp_path / "damaged")
+    path = damaged / "links_colink_weights.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    expect_one_line_error(capsys, damaged, "links_colink_weights.npy", "does not match")

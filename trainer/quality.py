@@ -80,13 +80,17 @@ class Popularity:
 
 
 def nearest(similarity, films: np.ndarray, k: int, chunk: int = 512) -> np.ndarray:
-    """[len(films), k] nearest films by `similarity`, each film left out of its own row."""
-    out = np.empty((len(films), k), dtype=np.int64)
+    """[len(films), k] nearest films by `similarity`, each film left out of its own row
+    (k at most the other films)."""
+    out = None
     for start in range(0, len(films), chunk):
         rows = films[start:start + chunk]
         scores = similarity.scores(rows)
         scores[np.arange(len(rows)), rows] = -np.inf
-        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        k = min(k, scores.shape[1] - 1)
+        if out is None:
+            out = np.empty((len(films), k), dtype=np.int64)
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
         out[start:start + len(rows)] = np.take_along_axis(top, order, axis=1)
     return out

@@ -1,0 +1,180 @@
+"""spark_jobs.ratings: MovieLens in its three layouts (and zipped) on tiny files, and the
+linking rules on hand-written catalogue rows."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conf import load_config
+from conf.outputs import OutputFolderError
+from spark_jobs.inputs import InputError
+from spark_jobs.movielens import film_title_parts, item_keys, parse_title
+from spark_jobs.ratings import main, run
+
+FILMS = [  # film_id, title, year
+    (0, "The Usual Suspects", 1995), (1, "Seven (1995 film)", 1995),
+    (2, "Seven (1979 film)", 1979), (3, "Amélie", 2001), (4, "Heat (1995 film)", 1995),
+    (5, "Heat (1986 film)", 1986), (6, "Alien (film)", 1979), (7, "Crash (2004 film)", 2004),
+    (8, "Crash (2005 film)", 2005), (9, "Twins (1988 film)", 1988),
+    (10, "Twins (American film)", 1988), (11, "Dead Man Walking (film)", 1996),
+    (12, "Star Wars (film)", 1977), (13, "Nosferatu", 1922),
+]
+REDIRECTS = [("Star Wars Episode IV: A New Hope", "Star Wars (film)"),
+             ("Amelie", "Amélie")]
+# item id, MovieLens title -> (film_id or None, how it was linked)
+CATALOGUE = {
+    1: ("Usual Suspects, The (1995)", 0, "title, same year"),
+    2: ("Seven (Se7en) (1995)", 1, "title, same year"),
+    3: ("Fabuleux destin d'Amélie Poulain, Le (Amélie) (2001)", 3,
+        "alternative title, same year"),
+    4: ("Heat (1995)", 4, "title, same year"),
+    5: ("Alien (1979)", 6, "title, same year"),
+    6: ("Crash (2004)", 7, "title, same year"),
+    7: ("Twins (1988)", None, "ambiguous: 2 films"),
+    8: ("Dead Man Walking (1995)", 11, "title, year ±1"),
+    9: ("Star Wars: Episode IV - A New Hope (1977)", 12, "title via redirect, same year"),
+    10: ("Nosferatu (1979)", None, "no film of that title and year"),
+}
+
+
+def write_tables(folder: Path) -> Path:
+    (folder / "films").mkdir(parents=True)
+    (folder / "redirects").mkdir()
+    pq.write_table(pa.table({"film_id": pa.array([f[0] for f in FILMS], pa.int32()),
+                             "title": [f[1] for f in FILMS],
+                             "year": pa.array([f[2] for f in FILMS], pa.int32())}),
+                   folder / "films" / "part-0.parquet")
+    pq.write_table(pa.table({"source": [r[0] for r in REDIRECTS],
+                             "target": [r[1] for r in REDIRECTS],
+                             "hops": pa.array([1] * len(REDIRECTS), pa.int32())}),
+                   folder / "redirects" / "part-0.parquet")
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "wikifilms.tables", "schema_version": 1, "id": "tables-for-ratings",
+        "tables": {"films": {"path": "films"}, "redirects": {"path": "redirects"}}}))
+    return folder
+
+
+def write_100k(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    flags = "|".join(["0"] * 19)
+    (folder / "u.item").write_bytes("".join(
+        f"{i}|{title}|01-Jan-1995|||{'0|1|' + '|'.join(['0'] * 17) if i == 1 else flags}\n"
+        for i, (title, _, _) in CATALOGUE.items()).encode("latin-1"))
+    rows = [(u, i, 1 + (u * i) % 5, 880000000 + u * 100 + i)
+            for u in (1, 2, 3) for i in CATALOGUE]
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows)
+                                   + "4\tnot-an-item\n")
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n"
+                                   "3|23|M|writer|32067\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory) -> Path:
+    return write_tables(tmp_path_factory.mktemp("tables") / "tables")
+
+
+@pytest.fixture(scope="module")
+def linked(spark, tables, tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("ml")
+    release = write_100k(root / "ml-100k")
+    out = root / "ratings"
+    return out, run(spark, load_config("test"), str(release), str(tables), str(out))
+
+
+def test_titles_as_movielens_and_wikipedia_write_them():
+    assert parse_title("City of Lost Children, The (Cité des enfants perdus, La) (1995)") == (
+        ["The City of Lost Children", "La Cité des enfants perdus"], 1995)
+    assert parse_title("Misérables, Les (1995)") == (["Les Misérables"], 1995)
+    assert parse_title("Babylon 5") == (["Babylon 5"], None)
+    assert item_keys("Seven (Se7en) (1995)") == [("seven", "title"),
+                                                 ("se7en", "alternative title")]
+    assert item_keys("Wallace & Gromit: A Close Shave (1995)") == [
+        ("wallace and gromit a close shave", "title")]
+    assert film_title_parts("Heat (1995 American film)") == ("Heat", 1995)
+    assert film_title_parts("Alien (film)") == ("Alien", None)
+    assert film_title_parts("The Usual Suspects") == ("The Usual Suspects", None)
+
+
+def test_each_item_is_linked_as_the_rules_say(linked):
+    out, manifest = linked
+    items = {r["source_id"]: r for r in pq.read_table(out / "items").to_pylist()}
+    for item, (title, film, how) in CATALOGUE.items():
+        row = items[str(item)]
+        assert (row["title"], row["film_id"], row["linked_by"]) == (title, film, how), item
+    assert items["1"]["genres"] == ["Action"] and items["1"]["year"] == 1995
+    linking = manifest["linking"]
+    assert (linking["items"], linking["items_linked"], linking["ambiguous"]) == (10, 8, 1)
+    assert linking["share_of_ratings"] == pytest.approx(0.8)
+    assert [e["title"] for e in linking["ambiguous_examples"]] == ["Twins (1988)"]
+    assert [e["title"] for e in linking["unlinked_examples"]] == ["Nosferatu (1979)"]
+
+
+def test_dense_ids_and_the_tables_contract(linked):
+    out, manifest = linked
+    ratings = pq.read_table(out / "ratings")
+    assert ratings.schema.field("user_id").type == pa.int32()
+    assert ratings.schema.field("rating").type == pa.float32()
+    assert ratings.num_rows == 30 and manifest["lines_skipped"] == {"ratings_not_parsed": 1}
+    assert sorted(set(ratings["user_id"].to_pylist())) == [0, 1, 2]
+    assert sorted(set(ratings["item_id"].to_pylist())) == list(range(10))
+    users = pq.read_table(out / "users").to_pylist()
+    assert users[1] == {"user_id": 1, "source_id": "2", "age": 53, "gender": "F",
+                        "occupation": "other", "zip": "94043"}
+    assert manifest["kind"] == "wikifilms.ratings"
+    assert manifest["films_tables"]["id"] == "tables-for-ratings"
+
+
+def test_the_dat_and_csv_layouts_and_a_zip(spark, tables, tmp_path):
+    dat = tmp_path / "ml-1m"
+    dat.mkdir()
+    (dat / "movies.dat").write_bytes("1::Usual Suspects, The (1995)::Crime|Thriller\n"
+                                     "2::Amélie (2001)::Comedy|Romance\n".encode("latin-1"))
+    (dat / "ratings.dat").write_text("1::1::5::978300760\n1::2::4::978302109\n"
+                                     "2::2::3::978301968\n")
+    (dat / "users.dat").write_text("1::F::1::10::48067\n2::M::56::16::70072\n")
+    manifest = run(spark, load_config("test"), str(dat), str(tables), str(tmp_path / "r1"))
+    items = pq.read_table(tmp_path / "r1" / "items").to_pylist()
+    assert [(i["title"], i["film_id"], i["genres"]) for i in items] == [
+        ("Usual Suspects, The (1995)", 0, ["Crime", "Thriller"]),
+        ("Amélie (2001)", 3, ["Comedy", "Romance"])]
+    assert manifest["input"]["layout"] == "dat" and manifest["tables"]["ratings"]["rows"] == 3
+    csv = tmp_path / "ml-latest-small"
+    csv.mkdir()
+    (csv / "movies.csv").write_text('movieId,title,genres\n1,"Heat (1995)",Action|Crime\n'
+                                    '2,"Twins (1988)",(no genres listed)\n')
+    (csv / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.5,964982703\n"
+                                     "1,2,2.0,964981247\n")
+    with zipfile.ZipFile(tmp_path / "ml-latest-small.zip", "w") as z:
+        for f in csv.iterdir():
+            z.write(f, f"ml-latest-small/{f.name}")
+    manifest = run(spark, load_config("test"), str(tmp_path / "ml-latest-small.zip"),
+                   str(tables), str(tmp_path / "r2"))
+    items = pq.read_table(tmp_path / "r2" / "items").to_pylist()
+    assert [(i["film_id"], i["genres"]) for i in items] == [(4, ["Action", "Crime"]), (None, [])]
+    assert manifest["input"]["layout"] == "csv"
+    ratings = pq.read_table(tmp_path / "r2" / "ratings").sort_by("item_id")
+    assert ratings["rating"].to_pylist() == [4.5, 2.0]
+    assert pq.read_table(tmp_path / "r2" / "users").column_names == ["user_id", "source_id"]
+
+
+def test_bad_inputs_are_one_line(spark, tables, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="is not a MovieLens release"):
+        run(spark, load_config("test"), str(tmp_path / "empty"), str(tables),
+            str(tmp_path / "r"))
+    (tmp_path / "broken.zip").write_bytes(b"PK not really")
+    with pytest.raises(InputError, match="not a readable zip"):
+        run(spark, load_config("test"), str(tmp_path / "broken.zip"), str(tables),
+            str(tmp_path / "r"))
+    assert main(["--ratings", str(tmp_path / "empty"), "--tables", str(tmp_path / "nope"),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "no such tables folder" in capsys.readouterr().err
+    with pytest.raises(OutputFolderError, match="holds the input"):
+        run(spark, load_config("test"), str(tmp_path / "empty"), str(tables), str(tmp_path))
