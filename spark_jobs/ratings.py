@@ -161,6 +161,13 @@ def read_users(spark, folder: str, layout: Layout):
 
 
 # --- transform ----------------------------------------------------------------------------
+def title_year(column: str):
+    """The year of a MovieLens title column ("Heat (1995)" -> 1995), null where it has none."""
+    from pyspark.sql import functions as F
+
+    return F.udf(lambda title: item_year(title or ""), "int")(column)
+
+
 def dense_ids(df, source_col: str, id_col: str):
     """source ids -> dense int32 ids 0..n-1, numerically ordered where ids are numbers.
     In: `source_col` (string). Out: `source_col`, `id_col`."""
@@ -191,7 +198,7 @@ def item_candidates(items, films, redirects, year_tolerance: int):
         base, year = film_title_parts(title or "")
         return {"key": title_key(base), "year": year}
 
-    item_rows = items.select("item_id", F.udf(lambda t: item_year(t or ""), "int")("title").alias("item_year"),
+    item_rows = items.select("item_id", title_year("title").alias("item_year"),
                              F.explode(keys_of_item("title")).alias("k")).select(
         "item_id", "item_year", F.col("k.key").alias("key"), F.col("k.via").alias("via"))
     titled = films.select("film_id", "title", "year")
@@ -285,7 +292,7 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
     links = link_items(item_candidates(items, films, redirects, r["year_tolerance"])).persist()
     items_out = (items.join(links, "item_id", "left")
                  .select("item_id", F.col("item").alias("source_id"), "title",
-                         F.udf(lambda t: item_year(t or ""), "int")("title").alias("year"),
+                         title_year("title").alias("year"),
                          "genres", F.col("film_id").cast("int").alias("film_id"),
                          F.coalesce("linked_by", F.when(F.col("title").isNull(),
                                                         F.lit("not in the catalogue"))

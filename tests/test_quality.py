@@ -52,8 +52,8 @@ def test_idf_weighting_prefers_the_rare_shared_link():
     # Film 0 shares a link on three of the four films (link 0) with film 2, and a link on
     # two films (link 1) with film 1; each has one more link of its own.
     film_links = np.array([[0, 0], [0, 1], [1, 1], [1, 2], [2, 0], [2, 3], [3, 0], [3, 4]])
-    plain = CoLinkSimilarity(film_links, 4, 5, "plain")
-    idf = CoLinkSimilarity(film_links, 4, 5, "idf")
+    plain = CoLinkSimilarity.of_links(film_links, 4, 5, "plain")
+    idf = CoLinkSimilarity.of_links(film_links, 4, 5, "idf")
     assert plain.scores(np.array([0]))[0, [1, 2]] == pytest.approx([0.5, 0.5])
     idf_scores = idf.scores(np.array([0]))[0]
     common, rare, own = np.log(4 / 3), np.log(2), np.log(4)

@@ -461,7 +461,8 @@ def test_auc_by_link_films_splits_where_the_auc_is_lost():
     films = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
     links = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
     held = HeldOut(positives=np.array([[0, 0], [0, 1]]), negatives=np.array([[2, 3], [2, 3]]),
-                   popular_negatives=np.array([[2, 3], [2, 3]]), films=np.array([0]), train_links=[np.array([], dtype=np.int64)],
+                   popular_negatives=np.array([[2, 3], [2, 3]]), films=np.array([0]),
+                   train_links=[np.array([], dtype=np.int64)],
                    heldout_links=[np.array([0, 1])], n_links=4)
     report = auc_by_link_films(films, links, held, np.array([300, 3, 50, 50]))
     assert report == {"1-4": {"share": 0.5, "auc": 0.0}, "200+": {"share": 0.5, "auc": 1.0}}

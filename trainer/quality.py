@@ -46,20 +46,24 @@ class VectorSimilarity:
 
 
 class CoLinkSimilarity:
-    """Cosine of the films' sparse link vectors: 1 a link (`plain`), or the link's idf,
-    log(films / films linking to it) (`idf`). The co-link baselines."""
+    """Cosine of the films' sparse link vectors (rows of a films x links matrix)."""
 
-    def __init__(self, film_links: np.ndarray, n_films: int, n_links: int,
-                 weighting: str = "idf") -> None:
+    def __init__(self, matrix: sp.spmatrix) -> None:
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        self.matrix = (sp.diags(1 / np.maximum(norms, 1e-12)) @ matrix).tocsr()
+
+    @classmethod
+    def of_links(cls, film_links: np.ndarray, n_films: int, n_links: int,
+                 weighting: str = "idf") -> CoLinkSimilarity:
+        """The co-link baselines: each link weighs 1 (`plain`), or its idf, log(films /
+        films linking to it) (`idf`)."""
         film, link = film_links[:, 0], film_links[:, 1]
         if weighting == "idf":
             df = np.bincount(link, minlength=n_links)
             weights = np.log(n_films / np.maximum(df, 1))[link]
         else:
             weights = np.ones(len(film_links))
-        matrix = sp.csr_matrix((weights, (film, link)), shape=(n_films, n_links))
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-        self.matrix = (sp.diags(1 / np.maximum(norms, 1e-12)) @ matrix).tocsr()
+        return cls(sp.csr_matrix((weights, (film, link)), shape=(n_films, n_links)))
 
     def scores(self, films: np.ndarray) -> np.ndarray:
         return (self.matrix[films] @ self.matrix.T).toarray()
@@ -222,8 +226,8 @@ def quality_report(film_vectors: np.ndarray, film_links: np.ndarray, film_titles
     n_films = len(film_titles)
     similarities = {
         "vectors": VectorSimilarity(film_vectors),
-        "colink_plain": CoLinkSimilarity(film_links, n_films, n_links, "plain"),
-        "colink_idf": CoLinkSimilarity(film_links, n_films, n_links, "idf"),
+        "colink_plain": CoLinkSimilarity.of_links(film_links, n_films, n_links, "plain"),
+        "colink_idf": CoLinkSimilarity.of_links(film_links, n_films, n_links, "idf"),
     }
     report: dict = {}
     if pairs is not None:
