@@ -10,7 +10,7 @@ and cached under data/bench/) and the same held-out split:
            model.fit; the notebooks' recipe.
   trainer  `trainer.train.run` with the default configuration.
 For each: examples/s (training time only, timed by callbacks, not fit's wall time, see
-FACTS.md) and the training seconds until the held-out AUC first reaches 0.9 (evaluated after
+docs/stack.md) and the training seconds until the held-out AUC first reaches 0.9 (evaluated after
 every epoch, by the same function). Prints a table and writes bench/results/train.json.
 """
 
@@ -163,7 +163,7 @@ def _timer():
 
     class Timer(keras.callbacks.Callback):
         """Training time from the first batch's start to the last batch's end: not fit's wall
-        time, which sometimes runs on for tens of seconds after the last batch (FACTS.md)."""
+        time, which sometimes runs on for tens of seconds after the last batch (docs/stack.md)."""
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()

@@ -151,7 +151,7 @@ def _validate(cfg: Mapping[str, Any]) -> None:
          "train.model must be one of film_link, film_film, softmax"),
         (train["loss"] in {"mse", "logistic"}, "train.loss must be mse or logistic"),
         (train["optimizer"] in {"adagrad", "sgd"},
-         "train.optimizer must be adagrad or sgd (sparse updates only; see FACTS.md)"),
+         "train.optimizer must be adagrad or sgd (sparse updates only; see docs/stack.md)"),
         (train["negative_sampling"] in {"uniform", "frequency"},
          "train.negative_sampling must be uniform or frequency"),
         (train["accidental_positives"] in {"reject", "mask", "keep"},

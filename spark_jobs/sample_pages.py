@@ -137,7 +137,7 @@ class FilmArticle:
         franchise = w.franchises[film.franchise] if film.franchise is not None else None
         supporting, awards, tail = self._extent(film)
         # Tail links per section; each brings ~130 characters of prose, as real articles
-        # have 105-185 bytes of wikitext a link (README, "Film-page parse").
+        # have 105-185 bytes of wikitext a link (bench/README.md, "Film-page parse").
         q = [len(tail) * k // 4 for k in range(5)]
         plot_tail, production_tail, release_tail, legacy_tail = (
             tail[q[k]:q[k + 1]] for k in range(4))
