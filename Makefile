@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(PY) -m spark_jobs.sample_dump --out $(DEMO)/dump --films 2000 --format multistream
+	$(PY) -m sample_dump --out $(DEMO)/dump --films 2000 --format multistream
 	$(PY) -m spark_jobs.parse_dump --dump $(DEMO)/dump/enwiki-20261101-pages-articles-multistream.xml.bz2 \
 		--out $(DEMO)/tables --overwrite
 	$(PY) -m spark_jobs.show_tables --tables $(DEMO)/tables
@@ -38,7 +38,7 @@ DUMP_GLOB    ?= *-pages-articles-multistream.xml.bz2
 
 download: setup
 	@test -n "$(DUMP_DIR)" || { echo "make download needs DUMP_DIR=folder for the dump files"; exit 2; }
-	$(PY) -m spark_jobs.download --wiki enwiki --date $(DATE) --out $(DUMP_DIR)
+	$(PY) -m download --wiki enwiki --date $(DATE) --out $(DUMP_DIR)
 
 full: setup
 	@test -n "$(DUMP_DIR)" || { echo "make full needs DUMP_DIR=folder holding the dump (make download DUMP_DIR=...)"; exit 2; }
@@ -74,7 +74,7 @@ bench-quality: setup
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip
 
-dist/wikifilms-jobs.zip: $(shell find spark_jobs conf -name '*.py' -o -name '*.toml' -o -name '*.conf')
+dist/wikifilms-jobs.zip: $(shell find spark_jobs conf wikititles -name '*.py' -o -name '*.toml' -o -name '*.conf' -o -name '*.properties')
 	$(PYTHON) scripts/build_zip.py $@
 
 lint: setup

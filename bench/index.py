@@ -7,7 +7,7 @@ In one process, on three sets of vectors:
   demo       the trained embeddings of `make demo` (films and links; trained here from the
              bench's cached sample tables when data/demo/run is absent)
   synthetic  150,000 x 64 clustered vectors (1,000 random centres, noise 0.5 per coordinate;
-             index.recall.clustered_vectors), the size of the English Wikipedia's films
+             bench.synthetic_run.clustered_vectors), the size of the English Wikipedia's films
   trained full-size  films and links trained (--scale-epochs epochs, cached) on bench.train's
              synthetic 150k films x 300k links tables
 For each: the build (`index.build.build_index` with conf/base.toml, so the search_k tuning
@@ -71,8 +71,7 @@ def scale_trained_run(epochs: int) -> Path:
 
 
 def synthetic_run(n: int, dim: int) -> Path:
-    from index.recall import clustered_vectors
-    from tests.synthetic_run import write_run
+    from bench.synthetic_run import clustered_vectors, write_run
 
     folder = DATA / f"index-synthetic-{n}x{dim}"
     if not (folder / "manifest.json").exists():

@@ -54,7 +54,7 @@ DATA = ROOT / "data" / "bench"
 def ensure_dump(films: int, articles_per_film: int) -> tuple[Path, int]:
     """The benchmark dump (generated once, reused while its parameters match)."""
     from conf import load_config
-    from spark_jobs.sample_dump import GENERATOR_VERSION, generate
+    from sample_dump.dump import GENERATOR_VERSION, generate
 
     folder = DATA / f"dump-v{GENERATOR_VERSION}-f{films}-a{articles_per_film}"
     dump = folder / "enwiki-20261101-pages-articles-multistream.xml.bz2"
@@ -239,7 +239,7 @@ def ensure_class_archive() -> None:
     """A job on a tiny dump, so that the JVM class archive exists before anything is timed
     (the first job to start without one writes it at its end)."""
     from conf import load_config
-    from spark_jobs.sample_dump import generate
+    from sample_dump.dump import generate
 
     folder = DATA / "class-archive-dump"
     dump = folder / "enwiki-20261101-pages-articles-multistream.xml.bz2"

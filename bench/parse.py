@@ -28,13 +28,15 @@ from collections import Counter
 from pathlib import Path
 
 import mwparserfromhell
+from mwparserfromhell.nodes import Comment, Template
 
 from bench.results_file import write_result
 from conf import load_config
+from sample_dump.dump import page_xml
+from sample_dump.pages import plan_pages
+from sample_dump.world import World
 from spark_jobs import wikitext
-from spark_jobs.sample_dump import page_xml
-from spark_jobs.sample_pages import plan_pages
-from spark_jobs.sample_world import World
+from wikititles.titles import normalize_link, template_key
 
 SHARED_WIKI = Path(__file__).resolve().parents[2] / "shared" / "data" / "wiki"
 
@@ -44,8 +46,26 @@ def _comparable(read) -> tuple[Counter, str | None]:
     return links, None if infobox is None else str(infobox)
 
 
+def read_by_tree(text: str, keys: frozenset[str],
+                 keep_categories: bool = True) -> tuple[Counter[str], Template | None]:
+    """The same through mwparserfromhell's whole node tree (parse, then filter_templates /
+    filter_wikilinks, as its documentation shows): what this module did before scan_tokens.
+    Not used by the job: this benchmark and tests/test_wikitext.py check read_by_tokens
+    against it."""
+    code = mwparserfromhell.parse(text, skip_style_tags=True)
+    infobox = next((t for t in code.filter_templates(recursive=True) if template_key(
+        "".join(str(n) for n in t.name.nodes if not isinstance(n, Comment))) in keys), None)
+    links: Counter[str] = Counter()
+    for link in code.filter_wikilinks(recursive=True):
+        raw = wikitext.link_target(link)
+        target = normalize_link(raw, keep_categories=keep_categories) if raw is not None else None
+        if target is not None:
+            links[target] += 1
+    return links, infobox
+
+
 def tree_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:
-    return _comparable(wikitext.read_by_tree(text, keys))
+    return _comparable(read_by_tree(text, keys))
 
 
 def scan_links_and_infobox(text: str, keys: frozenset[str]) -> tuple[Counter, str | None]:

@@ -42,7 +42,7 @@ def ensure_tables(films: int) -> tuple[Path, Path]:
     dump = folder / "dump" / "enwiki-20261101-pages-articles-multistream.xml.bz2"
     if not (tables / "manifest.json").exists():
         py = sys.executable
-        subprocess.run([py, "-m", "spark_jobs.sample_dump", "--out", str(folder / "dump"),
+        subprocess.run([py, "-m", "sample_dump", "--out", str(folder / "dump"),
                         "--films", str(films), "--format", "multistream"], cwd=ROOT, check=True)
         subprocess.run([py, "-m", "spark_jobs.parse_dump", "--dump", str(dump), "--out",
                         str(tables), "-q"], cwd=ROOT, check=True)

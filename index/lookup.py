@@ -8,7 +8,7 @@ An alias table (one per index: films, links) has one row per way of naming an it
     id      int32    the item (row of the vectors, Annoy item id)
     via     string   "title" | "redirect" | "base"
 
-`resolve` tries, in order: the text as typed, its MediaWiki-normalised form (spark_jobs.titles,
+`resolve` tries, in order: the text as typed, its MediaWiki-normalised form (wikititles.titles,
 the rules the ingestion used), then the folded form. At each step a title beats a redirect
 beats a base name; several items at the winning level make the query ambiguous. Nothing
 found gives fuzzy suggestions (rapidfuzz).
@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spark_jobs.titles import normalize_link, normalize_title
+from wikititles.titles import normalize_link, normalize_title
 
 VIA_ORDER = ("title", "redirect", "base")
 # "Heat (1995 film)" -> "Heat": the trailing qualifier Wikipedia adds to tell pages apart.

@@ -128,13 +128,3 @@ def tune_search_k(index, vectors: np.ndarray, n_trees: int, search_k: int, *, k:
             "exact_ms": exact_ms, "configured_search_k": search_k,
             "configured_recall": ladder[0][1], "queries": int(len(items)), "k": k,
             "ladder": ladder}
-
-
-def clustered_vectors(n: int, dim: int, clusters: int, spread: float, seed: int) -> np.ndarray:
-    """L2-normalised points around `clusters` random centres (noise `spread` per coordinate
-    against unit-variance centres): the synthetic set of the benchmark and the tests."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    points = centres[rng.integers(0, clusters, n)]
-    points += spread * rng.standard_normal((n, dim)).astype(np.float32)
-    return points / np.linalg.norm(points, axis=1, keepdims=True)

@@ -5,7 +5,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("spark_jobs", "conf")
+PACKAGES = ("spark_jobs", "conf", "wikititles")
+SUFFIXES = (".py", ".toml", ".conf", ".properties")
 
 
 def build(out: Path) -> Path:
@@ -14,7 +15,7 @@ def build(out: Path) -> Path:
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for package in PACKAGES:
             for path in sorted((ROOT / package).rglob("*")):
-                if path.suffix in (".py", ".toml", ".conf") and "__pycache__" not in path.parts:
+                if path.suffix in SUFFIXES and "__pycache__" not in path.parts:
                     z.write(path, path.relative_to(ROOT).as_posix())
     tmp.replace(out)
     return out

@@ -30,8 +30,8 @@ from xml.sax.saxutils import unescape
 
 import pyarrow as pa
 
-from spark_jobs.titles import template_key
 from spark_jobs.wikitext import FILM, LIST_FIELDS, infobox_keys, parse_film_record
+from wikititles.titles import template_key
 
 # Page outcomes decided before the parse (the parse adds its own, see wikitext.py).
 TOO_LARGE = "too_large"

@@ -20,14 +20,13 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import mwparserfromhell
 from mwparserfromhell.nodes import Comment, HTMLEntity, Tag, Template, Text, Wikilink
 from mwparserfromhell.parser import Builder
 from mwparserfromhell.parser import tokens as tk
 from mwparserfromhell.smart_list import SmartList
 from mwparserfromhell.wikicode import Wikicode
 
-from spark_jobs.titles import normalize_link, normalize_title, template_key, upper_first
+from wikititles.titles import normalize_link, normalize_title, template_key, upper_first
 
 # Page outcomes written to the manifest (pages.py adds too_large and malformed_record).
 FILM = "film"
@@ -253,24 +252,7 @@ def read_by_tokens(text: str, keys: frozenset[str],
     return extract_links(page, keep_categories), infobox_template(page)
 
 
-def read_by_tree(text: str, keys: frozenset[str],
-                 keep_categories: bool = True) -> tuple[Counter[str], Template | None]:
-    """The same through mwparserfromhell's whole node tree (parse, then filter_templates /
-    filter_wikilinks, as its documentation shows): what this module did before scan_tokens.
-    Not used by the job: tests/test_wikitext.py and bench.parse check read_by_tokens against it."""
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
-    infobox = next((t for t in code.filter_templates(recursive=True) if template_key(
-        "".join(str(n) for n in t.name.nodes if not isinstance(n, Comment))) in keys), None)
-    links: Counter[str] = Counter()
-    for link in code.filter_wikilinks(recursive=True):
-        raw = _link_target(link)
-        target = normalize_link(raw, keep_categories=keep_categories) if raw is not None else None
-        if target is not None:
-            links[target] += 1
-    return links, infobox
-
-
-def _link_target(link: Wikilink) -> str | None:
+def link_target(link: Wikilink) -> str | None:
     """The title of a Wikilink node, as _plain_text gives a title from its tokens."""
     title = link.title
     if any(not isinstance(n, (Text, HTMLEntity, Comment)) for n in title.nodes):
@@ -311,7 +293,7 @@ def _list_value(code) -> list[str]:
     code = _without_refs(code)
     items: list[str] = []
     for link in code.filter_wikilinks(recursive=True):
-        raw = _link_target(link)
+        raw = link_target(link)
         target = normalize_link(raw, keep_categories=False) if raw else None
         if target and target not in items:
             items.append(target)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conf import load_config
-from spark_jobs.sample_dump import FOOTER, header, page_xml
+from sample_dump.dump import FOOTER, header, page_xml
 
 SHARED_WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wiki"
 

@@ -1,4 +1,4 @@
-"""spark_jobs.download against a loopback server serving a generated dump and its
+"""download against a loopback server serving a generated dump and its
 dumpstatus.json: a complete download, cut-off and resumed ones, checksum failures, a 404,
 5xx answers and a server that stalls."""
 
@@ -11,15 +11,10 @@ from pathlib import Path
 import pytest
 
 from conf import load_config
-from spark_jobs.download import (
-    MULTISTREAM_JOB,
-    PARTS_JOB,
-    SHA1_CACHE,
-    DownloadError,
-    download,
-    main,
-)
-from spark_jobs.sample_dump import generate
+from download.cli import main
+from download.dumps import MULTISTREAM_JOB, PARTS_JOB, download
+from download.http import SHA1_CACHE, DownloadError
+from sample_dump.dump import generate
 from tests.dump_server import DumpServer
 
 WIKI, DATE, NEWER = "enwiki", "20261101", "20261120"
@@ -162,7 +157,7 @@ def test_a_server_that_keeps_stalling_fails_and_keeps_the_part(server, dumps, dc
 def test_not_enough_disk_space_fails_before_downloading(server, dcfg, tmp_path, monkeypatch):
     import shutil
 
-    import spark_jobs.download as dl
+    import download.dumps as dl
 
     monkeypatch.setattr(dl.shutil, "disk_usage",
                         lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
@@ -219,7 +214,7 @@ def test_a_server_sending_more_than_declared_is_stopped_at_the_declared_size(
 
 def test_a_present_file_is_checked_by_sha1_once_per_version(server, dumps, dcfg, tmp_path,
                                                             monkeypatch):
-    import spark_jobs.download as dl
+    import download.http as dl
 
     fetch(server, tmp_path, dcfg)
     hashed = []
@@ -258,7 +253,7 @@ def movielens_zip(tmp_path: Path) -> bytes:
 def test_a_movielens_release_is_fetched_resumed_and_checked(server, dcfg, tmp_path):
     import hashlib
 
-    from spark_jobs.download import download_movielens
+    from download.movielens import download_movielens
 
     data = movielens_zip(tmp_path)
     path = "/datasets/movielens/ml-100k.zip"

@@ -13,14 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.synthetic_run import (
+    add_film_links,
+    clustered_vectors,
+    write_run,
+    write_tables_with_redirects,
+)
 from conf import load_config
 from index.build import build_index
 from index.cli import main
 from index.folder import IndexFolderError, open_index
 from index.lookup import alias_table, fold
 from index.query import nearest
-from index.recall import clustered_vectors, exact_neighbours
-from tests.synthetic_run import add_film_links, write_run, write_tables_with_redirects
+from index.recall import exact_neighbours
 
 ROOT = Path(__file__).resolve().parents[1]
 

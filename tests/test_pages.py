@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from conf import load_config
+from sample_dump.dump import page_xml
 from spark_jobs.pages import (
     MALFORMED_RECORD,
     PAGE_SCHEMA,
@@ -17,7 +18,6 @@ from spark_jobs.pages import (
     prefilter_patterns,
     record_batches_to_pages,
 )
-from spark_jobs.sample_dump import page_xml
 from spark_jobs.wikitext import FILM, MALFORMED_XML, NOT_FILM
 
 SETTINGS = PageSettings(("Infobox film", "Infobox movie"), True, 10.0, 10_000)

@@ -17,6 +17,7 @@ import pytest
 
 from conf import load_config
 from conf.outputs import OutputFolderError
+from sample_dump.dump import FOOTER, generate, header, page_xml
 from spark_jobs.inputs import (
     DumpFile,
     InputError,
@@ -32,7 +33,6 @@ from spark_jobs.publish import (
     UnfinishedOutputError,
     read_manifest,
 )
-from spark_jobs.sample_dump import FOOTER, generate, header, page_xml
 from tests.conftest import write_dump
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from conf import load_config
-from spark_jobs.sample_dump import generate
+from sample_dump.dump import generate
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +60,8 @@ def test_film_articles_hold_as_many_links_as_real_ones(sample_cfg):
     """DESIGN.md: ~50-400 links a film article, most targets on few films, a few on most."""
     from collections import Counter
 
-    from spark_jobs.sample_pages import plan_pages
-    from spark_jobs.sample_world import World
+    from sample_dump.pages import plan_pages
+    from sample_dump.world import World
 
     n_films = 400
     _, truth = plan_pages(World(n_films, 5), sample_cfg)

@@ -1,6 +1,6 @@
 import pytest
 
-from spark_jobs.titles import normalize_link, normalize_title
+from wikititles.titles import normalize_link, normalize_title
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,12 @@ from collections import Counter
 
 import pytest
 
+from bench.parse import read_by_tree
 from conf import load_config
+from sample_dump.dump import page_xml
+from sample_dump.pages import plan_pages
+from sample_dump.world import World
 from spark_jobs import wikitext
-from spark_jobs.sample_dump import page_xml
-from spark_jobs.sample_pages import plan_pages
-from spark_jobs.sample_world import World
 from spark_jobs.wikitext import (
     FILM,
     MALFORMED_XML,
@@ -171,7 +172,7 @@ def _as_compared(read: tuple) -> tuple[Counter, str | None]:
 def _assert_scan_matches_tree(texts: dict[str, str]) -> int:
     """Asserts that the two agree on every page; returns how many pages have an infobox."""
     keys = infobox_keys(load_config("test")["ingest"]["infobox_names"])
-    tree = {title: _as_compared(wikitext.read_by_tree(text, keys))
+    tree = {title: _as_compared(read_by_tree(text, keys))
             for title, text in texts.items()}
     differ = [title for title, text in texts.items()
               if _as_compared(wikitext.read_by_tokens(text, keys)) != tree[title]]

@@ -1,6 +1,6 @@
 """Write a realistic MediaWiki XML export of a synthetic film world, deterministic for a seed.
 
-    python -m spark_jobs.sample_dump --out DIR [--films N] [--seed S]
+    python -m sample_dump --out DIR [--films N] [--seed S]
         [--format xml|bz2|multistream|parts] [--parts K] [--articles-per-film A]
 
 Formats, named like the real files:
@@ -29,8 +29,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from conf import ConfigError, load_config
-from spark_jobs.sample_pages import Page, plan_pages
-from spark_jobs.sample_world import World
+from sample_dump.pages import Page, plan_pages
+from sample_dump.world import World
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class DumpWriter:
 
 
 # Bumped when the same seed starts to give other pages (2: filler articles carry real
-# markup, spark_jobs.sample_markup; 3: film articles hold ~50-400 links, median ~95, with
+# markup, sample_dump.markup; 3: film articles hold ~50-400 links, median ~95, with
 # supporting casts, accolades and a long tail of rare links); caches of generated dumps key on it.
 GENERATOR_VERSION = 3
 
@@ -253,7 +253,7 @@ def generate(out_dir: Path, films: int, seed: int, fmt: str, sample_cfg: dict,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spark_jobs.sample_dump", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m sample_dump", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="folder for the dump files")
     parser.add_argument("--films", type=int, help="number of film articles")

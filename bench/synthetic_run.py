@@ -1,5 +1,6 @@
-"""A run folder in the trainer's export format (trainer/export.py), written with numpy and
-pyarrow, so index tests place the vectors by hand and never import TensorFlow."""
+"""Synthetic inputs of the index: a run folder in the trainer's export format (trainer/export.py)
+and a tables folder's redirects and film_links, written with numpy and pyarrow, so the index's
+tests and benchmark place the vectors by hand and never import TensorFlow; clustered vectors."""
 
 from __future__ import annotations
 
@@ -79,3 +80,12 @@ def write_run(folder: Path, films: np.ndarray, film_titles: list[str], links: np
     }))
     return folder
 
+
+def clustered_vectors(n: int, dim: int, clusters: int, spread: float, seed: int) -> np.ndarray:
+    """L2-normalised points around `clusters` random centres (noise `spread` per coordinate
+    against unit-variance centres): the synthetic set of the benchmark and the tests."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    points = centres[rng.integers(0, clusters, n)]
+    points += spread * rng.standard_normal((n, dim)).astype(np.float32)
+    return points / np.linalg.norm(points, axis=1, keepdims=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from spark_jobs.sample_markup import dress
-from spark_jobs.sample_world import COUNTRIES, GENRES, INFOBOX_VARIANTS, Film, World
+from sample_dump.markup import dress
+from sample_dump.world import COUNTRIES, GENRES, INFOBOX_VARIANTS, Film, World
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")

@@ -192,7 +192,7 @@ class World:
         # these on many films, most on one or two, as the ~10^6 distinct link targets of the
         # real ~150k film articles. Each belongs to a genre (a war film's battles), so that
         # the tail is topical, not noise. Only the more common ones have pages
-        # (sample_pages.plan_pages); the rest are red links, which real articles have too.
+        # (pages.plan_pages); the rest are red links, which real articles have too.
         self.tail = [self._unique(lambda: self._phrase("")) for _ in range(6 * n_films + 200)]
         self.tail_cum_weights = _zipf_cum_weights(len(self.tail))
         self.genre_tail = {g[0]: self.tail[k :: len(GENRES)] for k, g in enumerate(GENRES)}

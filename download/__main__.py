@@ -1,0 +1,5 @@
+import sys
+
+from download.cli import main
+
+sys.exit(main())

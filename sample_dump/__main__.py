@@ -1,0 +1,5 @@
+import sys
+
+from sample_dump.dump import main
+
+sys.exit(main())
