@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for run, manifest in zip(args.run, manifests, strict=True):
         if manifest["tables"]["id"] != tables.manifest["id"]:
             sys.exit(f"bench.variants: {run} was trained on other tables than {args.run[0]}")
-        t = manifest["config"]["train"]
-        name = f"{run.name} ({t['model']}, {t['negative_sampling']} negatives, dim {t['dim']})"
+        name = f"{run.name} (dim {manifest['dim']})"
         exported = VectorSimilarity(np.load(run / "embeddings" / "films.npy"))
         variants[f"{name}: own film vectors"] = VectorSimilarity(own_vectors(run))
         variants[f"{name}: exported (films of links)"] = exported

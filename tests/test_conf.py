@@ -67,7 +67,7 @@ def test_spark_properties_files_parse(tmp_path):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("train.model=word2vec", "train.model must be one of film_link, film_film, softmax"),
+    ('train.accidental_positives="keep"', "train.accidental_positives must be reject or mask"),
     ("train.optimizer=adam", "train.optimizer must be adagrad or sgd"),
     ("train.holdout_fraction=0.7", "train.holdout_fraction must be in"),
     ("eval.recall_at=[0]", "eval.recall_at must hold k >= 1"),
@@ -82,4 +82,4 @@ def test_impossible_train_settings_fail_at_load(override, message):
 
 def test_gpu_overlay_loads():
     cfg = load_config("gpu")
-    assert cfg["train"]["strategy"] == "mirrored" and cfg["train"]["mixed_precision"] is True
+    assert cfg["train"]["strategy"] == "mirrored" and cfg["train"]["batch_size"] == 32768

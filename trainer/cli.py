@@ -70,10 +70,9 @@ def _evaluate(args) -> dict:
     train, heldout = tables.film_links[~held], tables.film_links[held]
     films = np.load(Path(args.run) / manifest["embeddings"]["films"])
     links = np.load(Path(args.run) / manifest["embeddings"]["links"])
-    held_films = films
-    if manifest.get("link_vectors") == "learned":  # films made of all their links: remade
-        held_films = film_vectors_from_links(links, train, tables.film_link_counts[~held],
-                                             tables.n_films)
+    # The exported films are made of all their links: remade from the training links.
+    held_films = film_vectors_from_links(links, train, tables.film_link_counts[~held],
+                                         tables.n_films)
     held_out = held_out_for(train, heldout, tables.n_links, cfg)
     metrics = evaluate_vectors(held_films, links, held_out, cfg["eval"]["recall_at"])
     metrics["auc_by_link_films"] = auc_by_link_films(held_films, links, held_out,

@@ -162,14 +162,3 @@ def film_vectors_from_links(link_vectors: np.ndarray, film_links: np.ndarray,
     sums = np.asarray(weights @ links.astype(np.float64))
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def link_vectors_from_films(film_vectors: np.ndarray, train: np.ndarray,
-                            n_links: int) -> np.ndarray:
-    """A link as the normalised mean of the films linking to it (for film_film, which learns
-    no link table): lets the same held-out metrics and `links like Y` work."""
-    sums = np.zeros((n_links, film_vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, train[:, 1], film_vectors[train[:, 0]])
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
-

@@ -181,17 +181,14 @@ def export_run(trainer, history: list[dict], cfg, *, pairs: str | None = None, r
         "id": uuid.uuid4().hex,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "tables": {"folder": str(Path(tables.folder).resolve()), "id": tables.manifest["id"]},
-        "model": cfg["train"]["model"],
         "dim": int(films.shape[1]),
         "counts": {"films": int(films.shape[0]), "links": int(links.shape[0]),
                    "train_pairs": len(trainer.data.train),
-                   "heldout_pairs": len(trainer.data.heldout),
-                   "positives": len(trainer.data.positives)},
+                   "heldout_pairs": len(trainer.data.heldout)},
         "embeddings": {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
                        "film_titles": "embeddings/films.parquet",
                        "link_titles": "embeddings/links.parquet", "normalized": True},
-        "link_vectors": ("learned" if trainer.model.link_table is not None
-                         else "mean of linking films' vectors (film_film learns no link table)"),
+        "film_vectors": "the normalised count-weighted sum of their links' learned vectors",
         "metrics": {"epochs": len(history), **(summary["last"] or {}),
                     "exported": metrics["exported"]},
         "quality": metrics.get("quality"),
@@ -202,9 +199,6 @@ def export_run(trainer, history: list[dict], cfg, *, pairs: str | None = None, r
         "code_version": code_version(),
         "seconds": seconds,
     }
-    if cfg["train"]["model"] == "film_film":
-        manifest["note"] = ("film_pairs were counted on all links, held-out ones included: the "
-                            "held-out metrics of film_film are optimistic")
     incomplete = incomplete_tables_note(tables.manifest)
     if incomplete:
         manifest["tables"]["incomplete"] = incomplete

@@ -1,9 +1,9 @@
-"""The Keras embedding model: films and links (or films and films) as normalised vectors.
+"""The Keras embedding model: films and links as normalised vectors; the loss lives in
+trainer/steps.py.
 
-One model class covers the three objectives; they differ in the items (links, or films for
-film_film) and in the loss, which lives in trainer/steps.py. Side features are constructor
-arguments: attribute ids per film (their mean vector is added to the film's own) and a type
-per link (its vector is added to the link's own).
+Other objectives were measured and removed: films against films (from film_pairs), an
+in-batch softmax, an MSE loss, infobox attributes and link types as side features; none
+helped the exported vectors on real films (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -50,89 +50,44 @@ def _normalize(x):
 
 @keras.saving.register_keras_serializable(package="wikifilms")
 class FilmEmbeddingModel(keras.Model):
-    """cosine(film vector, item vector); items are links, or films when `shared_items`.
+    """cosine(film vector, link vector), each its own embedding row.
 
-    film vector = own embedding [+ mean of its attribute embeddings]
-    link vector = own embedding [+ its type's embedding]
+    The films' vectors serve training; the run exports films made of their links' vectors
+    (trainer/evaluate.py film_vectors_from_links).
     """
 
-    def __init__(self, n_films: int, n_links: int, dim: int, *, shared_items: bool = False,
-                 attribute_shape: tuple[int, int] | None = None, n_attributes: int = 0,
-                 n_link_types: int = 0, seed: int = 0, **kwargs) -> None:
+    def __init__(self, n_films: int, n_links: int, dim: int, *, seed: int = 0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.n_films, self.n_links, self.dim = n_films, n_links, dim
-        self.shared_items = shared_items
-        self.attribute_shape = tuple(attribute_shape) if attribute_shape else None
-        self.n_attributes, self.n_link_types, self.seed = n_attributes, n_link_types, seed
+        self.n_films, self.n_links, self.dim, self.seed = n_films, n_links, dim, seed
         self.film_table = SparseEmbedding(n_films, dim, seed=seed, name="films")
-        self.link_table = None if shared_items else SparseEmbedding(
-            n_links, dim, seed=seed + 1, name="links")
-        self.attribute_table = None
-        if self.attribute_shape:
-            # One extra zero-initialised row is the padding id; it never gets a gradient.
-            self.attribute_table = SparseEmbedding(n_attributes + 1, dim, stddev=0.0,
-                                                   seed=seed + 2, name="attributes")
-        self.type_table = (SparseEmbedding(n_link_types, dim, stddev=0.0, seed=seed + 3,
-                                           name="link_types") if n_link_types else None)
+        self.link_table = SparseEmbedding(n_links, dim, seed=seed + 1, name="links")
         self.film_table.build()
-        if self.link_table is not None:
-            self.link_table.build()
-        if self.attribute_table is not None:
-            self.attribute_table.build()
-            self.film_attributes = self.add_weight(
-                shape=self.attribute_shape, dtype="int32", trainable=False,
-                initializer="zeros", name="film_attributes")
-        if self.type_table is not None:
-            self.type_table.build()
-            self.link_type_ids = self.add_weight(
-                shape=(n_links,), dtype="int32", trainable=False, initializer="zeros",
-                name="link_type_ids")
-
+        self.link_table.build()
         self.built = True  # every variable exists once constructed
 
     def build(self, input_shape=None) -> None:
         """Nothing to build (the tables are made in __init__); lets load_model rebuild."""
         self.built = True
 
-    def set_side_features(self, attributes: np.ndarray | None, types: np.ndarray | None) -> None:
-        if attributes is not None:
-            self.film_attributes.assign(attributes)
-        if types is not None:
-            self.link_type_ids.assign(types)
+    def film_vectors(self, films):
+        return _normalize(self.film_table(films))
 
-    def film_vectors(self, films, normalize: bool = True):
-        vectors = self.film_table(films)
-        if self.attribute_table is not None:
-            ids = tf.gather(self.film_attributes.value, films)
-            present = tf.cast(ids < self.n_attributes, vectors.dtype)[..., None]
-            summed = tf.reduce_sum(self.attribute_table(ids) * present, axis=-2)
-            vectors = vectors + summed / tf.maximum(tf.reduce_sum(present, axis=-2), 1.0)
-        return _normalize(vectors) if normalize else vectors
-
-    def item_vectors(self, items, normalize: bool = True):
-        if self.shared_items:
-            return self.film_vectors(items, normalize)
-        vectors = self.link_table(items)
-        if self.type_table is not None:
-            vectors = vectors + self.type_table(tf.gather(self.link_type_ids.value, items))
-        return _normalize(vectors) if normalize else vectors
+    def link_vectors(self, links):
+        return _normalize(self.link_table(links))
 
     def call(self, inputs):
         """{"film": [B], "item": [B, n]} -> cosine [B, n]."""
         films = self.film_vectors(inputs["film"])[:, None, :]
-        return tf.reduce_sum(films * self.item_vectors(inputs["item"]), axis=-1)
+        return tf.reduce_sum(films * self.link_vectors(inputs["item"]), axis=-1)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "n_films": self.n_films, "n_links": self.n_links,
-                "dim": self.dim, "shared_items": self.shared_items,
-                "attribute_shape": self.attribute_shape, "n_attributes": self.n_attributes,
-                "n_link_types": self.n_link_types, "seed": self.seed}
+                "dim": self.dim, "seed": self.seed}
 
-    def export_vectors(self, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray | None]:
-        """(films [n_films, dim], links [n_links, dim] or None), L2-normalised float32."""
+    def export_vectors(self, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """(films [n_films, dim], links [n_links, dim]), L2-normalised float32."""
         def table(fn, n):
             return np.concatenate([fn(tf.range(i, min(i + chunk, n))).numpy()
                                    for i in range(0, n, chunk)]).astype(np.float32)
-        films = table(self.film_vectors, self.n_films)
-        links = None if self.shared_items else table(self.item_vectors, self.n_links)
-        return films, links
+        return table(self.film_vectors, self.n_films), table(self.link_vectors, self.n_links)

@@ -6,12 +6,11 @@ seeded with (seed, epoch, step). So a run is reproducible, batches can be built 
 and `--resume` rebuilds exactly the batches an interrupted run would have seen next.
 No Python runs per example or per batch.
 
-Batch layout (film_link, film_film), B positives and k negatives each:
+Batch layout, B positives and k negatives each:
     film    int32 [B]          the film of each positive
-    item    int32 [B, 1 + k]   column 0 the positive item (link or film), then k negatives
-    label   float32 [B, 1 + k] 1 for the positive, 0 for negatives (the loss maps to +-1)
+    item    int32 [B, 1 + k]   column 0 the positive link, then k negative links
+    label   float32 [B, 1 + k] 1 for the positive, 0 for negatives
     weight  float32 [B, 1 + k] 0 for masked accidental positives, else 1
-softmax: film int32 [B], item int32 [B] (the other rows of the batch are the negatives).
 Rows are per positive so that a distribution strategy splitting the batch gives every
 replica its own positives with their negatives.
 """
@@ -33,26 +32,21 @@ class PairSampler:
 
     known_keys: sorted int64 film * n_items + item for every training positive (accidental
     hits are looked up here with a binary search). negative_cdf: cumulative sampling
-    probabilities over items (None = uniform).
+    probabilities over items, by item_counts ** power (word2vec's 0.75: uniform negatives
+    were measured worse, docs/quality.md).
     """
 
     n_items: int
     known_keys: tf.Tensor
-    negative_cdf: tf.Tensor | None
+    negative_cdf: tf.Tensor
 
     @classmethod
-    def build(cls, positives: np.ndarray, n_items: int, item_counts: np.ndarray | None,
-              power: float, symmetric: bool = False) -> PairSampler:
+    def build(cls, positives: np.ndarray, n_items: int, item_counts: np.ndarray,
+              power: float) -> PairSampler:
         keys = positives[:, 0].astype(np.int64) * n_items + positives[:, 1]
-        if symmetric:  # film_film: (a, b) and (b, a) are the same positive
-            flipped = positives[:, 1].astype(np.int64) * n_items + positives[:, 0]
-            keys = np.concatenate([keys, flipped])
-        cdf = None
-        if item_counts is not None:
-            p = np.power(np.maximum(item_counts.astype(np.float64), 1.0), power)
-            cdf = tf.constant(np.cumsum(p) / p.sum(), dtype=tf.float64)
+        p = np.power(np.maximum(item_counts.astype(np.float64), 1.0), power)
         return cls(n_items=n_items, known_keys=tf.constant(np.unique(keys), dtype=tf.int64),
-                   negative_cdf=cdf)
+                   negative_cdf=tf.constant(np.cumsum(p) / p.sum(), dtype=tf.float64))
 
     def is_known(self, films: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
         """bool, shape of broadcast(films, items): is (film, item) a training positive?"""
@@ -64,10 +58,7 @@ class PairSampler:
         return tf.reshape(found, tf.shape(keys))
 
     def draw(self, shape, seed: tf.Tensor) -> tf.Tensor:
-        """int32 items of `shape`: uniform, or by the configured frequency power."""
-        if self.negative_cdf is None:
-            return tf.random.stateless_uniform(shape, seed, minval=0, maxval=self.n_items,
-                                               dtype=tf.int32)
+        """int32 items of `shape`, by the sampler's frequency power."""
         u = tf.random.stateless_uniform(shape, seed, dtype=tf.float64)
         flat = tf.searchsorted(self.negative_cdf, tf.reshape(u, [-1]), side="right")
         return tf.reshape(tf.minimum(tf.cast(flat, tf.int32), self.n_items - 1), shape)
@@ -77,12 +68,11 @@ class PairSampler:
         """(items int32 [B, k], weights float32 [B, k]) for films [B].
 
         policy "reject": accidental positives are re-drawn up to `rounds` times, and any left
-        after that are masked; "mask": weight 0; "keep": trained on as negatives.
+        after that are masked; "mask": weight 0. (Training on them as negatives was measured
+        worse: docs/quality.md.)
         """
         shape = tf.stack([tf.shape(films)[0], k])
         items = self.draw(shape, seed)
-        if policy == "keep":
-            return items, tf.ones(shape, tf.float32)
         column = films[:, None]
         hit = self.is_known(column, items)
         if policy == "reject":
@@ -147,7 +137,7 @@ def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size
                       negatives_per_positive: int, policy: str, reject_rounds: int, seed: int,
                       epoch: int, counts: np.ndarray | None = None,
                       first_step: int = 0) -> tf.data.Dataset:
-    """Batches for film_link / film_film (layout in the module docstring), one epoch."""
+    """Batches (layout in the module docstring), one epoch."""
     k = negatives_per_positive
 
     def add_negatives(step, films, items):
@@ -163,38 +153,4 @@ def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size
 
     ds = positive_batches(positives, batch_size, seed, epoch, counts, first_step)
     return ds.map(add_negatives, num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=True).prefetch(tf.data.AUTOTUNE)
-
-
-def softmax_dataset(positives: np.ndarray, sampler: PairSampler | None, *, batch_size: int,
-                    seed: int, epoch: int, replicas: int = 1, counts: np.ndarray | None = None,
-                    first_step: int = 0) -> tf.data.Dataset:
-    """Batches of positives; the model uses the batch's other links as negatives.
-
-    With a sampler, "hits" [B, B / replicas] marks accidental hits: row i, column j is True
-    when film i also links to link j of its replica's slice (j != i). It is computed here, not
-    in the compiled step, because XLA lowers tf.searchsorted to a dense comparison of every
-    key with every known key (hundreds of GB for a 1024 batch). The column block is per
-    replica, since a distribution strategy splits rows and each replica scores its own slice.
-    """
-    batch_size = min(batch_size, len(positives))
-    if batch_size % replicas:
-        raise ValueError(f"train.batch_size {batch_size} must be a multiple of the "
-                         f"{replicas} replicas")
-    local = batch_size // replicas
-
-    def hits(films, items):
-        f = tf.reshape(films, [replicas, local, 1])
-        i = tf.reshape(items, [replicas, 1, local])
-        known = tf.logical_and(sampler.is_known(f, i), tf.logical_not(tf.eye(local, dtype=tf.bool)))
-        return tf.reshape(known, [batch_size, local])
-
-    def to_batch(step, films, items):
-        batch = {"film": films, "item": items}
-        if sampler is not None:
-            batch["hits"] = hits(films, items)
-        return batch
-
-    ds = positive_batches(positives, batch_size, seed, epoch, counts, first_step)
-    return ds.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE,
                   deterministic=True).prefetch(tf.data.AUTOTUNE)

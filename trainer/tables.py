@@ -26,10 +26,8 @@ REQUIRED_COLUMNS: dict[str, dict[str, pa.DataType]] = {
     "links": {"link_id": pa.int32(), "title": pa.string(), "film_count": pa.int32(),
               "film_id": pa.int32()},
     "film_links": {"film_id": pa.int32(), "link_id": pa.int32(), "count": pa.int32()},
-    "film_pairs": {"film_a": pa.int32(), "film_b": pa.int32(), "shared": pa.int32(),
-                   "weight": pa.float32()},
 }
-# Infobox columns used for side features when present (list<string>, or int32 year).
+# Infobox columns the run folder's id -> title tables carry when present (year, director).
 ATTRIBUTE_COLUMNS = ("director", "starring", "writer", "producer", "music", "country",
                      "language", "studio", "year")
 
@@ -50,8 +48,6 @@ class Tables:
     link_film_id: np.ndarray  # int32 [n_links], -1 where the link is not a film
     film_links: np.ndarray  # int32 [n, 2]: film_id, link_id
     film_link_counts: np.ndarray  # int32 [n]
-    film_pairs: np.ndarray | None = None  # int32 [m, 2]: film_a < film_b
-    film_pair_weights: np.ndarray | None = None  # float32 [m]
     film_attributes: dict[str, list] = field(default_factory=dict)  # column -> per-film values
 
     @property
@@ -101,8 +97,8 @@ def _check_dense(folder: Path, name: str, ids: np.ndarray) -> np.ndarray:
     return order
 
 
-def load_tables(folder: str | Path, with_pairs: bool = False) -> Tables:
-    """Read films, links, film_links (and film_pairs) into a Tables, checking the contract."""
+def load_tables(folder: str | Path) -> Tables:
+    """Read films, links and film_links into a Tables, checking the contract."""
     folder = Path(folder)
     manifest = read_tables_manifest(folder)
     films = _read(folder, "films", manifest, ATTRIBUTE_COLUMNS)
@@ -130,14 +126,8 @@ def load_tables(folder: str | Path, with_pairs: bool = False) -> Tables:
         film_attributes={c: films[c].to_pylist()
                          for c in ATTRIBUTE_COLUMNS if c in films.column_names},
     )
-    if with_pairs:
-        fp = _read(folder, "film_pairs", manifest)
-        tables.film_pairs = np.stack(
-            [fp["film_a"].to_numpy(), fp["film_b"].to_numpy()], axis=1).astype(np.int32)
-        tables.film_pair_weights = fp["weight"].to_numpy().astype(np.float32)
-    logger.info("tables %s: %d films, %d links, %d film-link pairs%s", folder, tables.n_films,
-                tables.n_links, len(pairs),
-                f", {len(tables.film_pairs)} film pairs" if with_pairs else "")
+    logger.info("tables %s: %d films, %d links, %d film-link pairs", folder, tables.n_films,
+                tables.n_links, len(pairs))
     return tables
 
 

@@ -24,18 +24,12 @@ import tensorflow as tf
 from conf import ConfigError
 from conf.manifest import MANIFEST, RUN_KIND, STARTED, write_json
 from conf.outputs import OutputFolderError, check_output_folder, folder_kind
-from trainer import features
-from trainer.evaluate import (
-    evaluate_vectors,
-    film_vectors_from_links,
-    held_out_for,
-    link_vectors_from_films,
-)
+from trainer.evaluate import evaluate_vectors, film_vectors_from_links, held_out_for
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
-from trainer.pipeline import PairSampler, pointwise_dataset, softmax_dataset, steps_per_epoch
+from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
 from trainer.run_folder import RunFolderError
-from trainer.steps import make_train_step, pointwise_loss, softmax_loss
+from trainer.steps import make_train_step, pointwise_loss
 from trainer.tables import Tables, heldout_mask, load_tables
 
 logger = logging.getLogger(__name__)
@@ -46,29 +40,20 @@ STATE = "state.json"
 @dataclass
 class Data:
     tables: Tables
-    train: np.ndarray  # [n, 2] film, link
+    train: np.ndarray  # [n, 2] film, link: what the model trains on
     train_counts: np.ndarray
     heldout: np.ndarray  # [h, 2]
-    positives: np.ndarray  # what the model trains on: film-link, or film-film pairs
-    positive_counts: np.ndarray | None
-    n_items: int
+    positive_counts: np.ndarray | None  # draw positives by count (train.weight_by_count)
 
 
 def prepare_data(tables: Tables, cfg) -> Data:
-    """Hold out links, and choose the positives the configured model trains on."""
+    """Hold out links; the model trains on the rest."""
     t = cfg["train"]
     held = heldout_mask(tables, cfg)
     train, heldout = tables.film_links[~held], tables.film_links[held]
     counts = tables.film_link_counts[~held]
-    if t["model"] == "film_film":
-        positives, positive_counts = tables.film_pairs, tables.film_pair_weights
-        n_items = tables.n_films
-    else:
-        positives, positive_counts, n_items = train, counts.astype(np.float64), tables.n_links
     return Data(tables=tables, train=train, train_counts=counts, heldout=heldout,
-                positives=positives,
-                positive_counts=positive_counts if t["weight_by_count"] else None,
-                n_items=n_items)
+                positive_counts=counts.astype(np.float64) if t["weight_by_count"] else None)
 
 
 def configure_devices(cfg) -> tf.distribute.Strategy:
@@ -78,12 +63,6 @@ def configure_devices(cfg) -> tf.distribute.Strategy:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * t["cpu_devices"])
-    if t["mixed_precision"]:
-        import keras
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        if not tf.config.list_physical_devices("GPU"):
-            logger.warning("train.mixed_precision without a GPU: float16 runs, slowly, on the "
-                           "CPU (TensorFlow sees no GPU; check its CUDA setup, or set it false)")
     if t["deterministic"]:
         tf.config.experimental.enable_op_determinism()
     if t["strategy"] == "mirrored":
@@ -100,19 +79,8 @@ def configure_devices(cfg) -> tf.distribute.Strategy:
 
 def build_model(data: Data, cfg) -> FilmEmbeddingModel:
     t = cfg["train"]
-    attributes = (features.film_attributes(data.tables, t["side_fields"], held_out=data.heldout)
-                  if t["side_features"] else None)
-    types = (features.link_types(data.tables)
-             if t["link_types"] and t["model"] != "film_film" else None)
-    model = FilmEmbeddingModel(
-        data.tables.n_films, data.tables.n_links, t["dim"],
-        shared_items=t["model"] == "film_film",
-        attribute_shape=attributes.ids.shape if attributes else None,
-        n_attributes=len(attributes.vocabulary) if attributes else 0,
-        n_link_types=len(features.LINK_TYPES) if types is not None else 0,
-        seed=t["seed"])
-    model.set_side_features(attributes.ids if attributes else None, types)
-    return model
+    return FilmEmbeddingModel(data.tables.n_films, data.tables.n_links, t["dim"],
+                              seed=t["seed"])
 
 
 class _State:
@@ -144,17 +112,10 @@ class Trainer:
             self.model = build_model(data, cfg)
             self.optimizer = make_optimizer(t["optimizer"], t["learning_rate"])
             self.optimizer.build(self.model.trainable_variables)
-        symmetric = t["model"] == "film_film"  # items are films: (a, b) is also (b, a)
-        if symmetric:
-            item_counts = np.bincount(data.positives.ravel(), minlength=data.n_items)
-        else:
-            item_counts = data.tables.link_film_count
-        self.sampler = PairSampler.build(
-            data.positives, data.n_items,
-            item_counts if t["negative_sampling"] == "frequency" else None,
-            t["negative_power"], symmetric=symmetric)
-        self.steps_per_epoch = steps_per_epoch(len(data.positives), t["batch_size"])
-        self.batch_positives = min(t["batch_size"], len(data.positives))
+        self.sampler = PairSampler.build(data.train, data.tables.n_links,
+                                         data.tables.link_film_count, t["negative_power"])
+        self.steps_per_epoch = steps_per_epoch(len(data.train), t["batch_size"])
+        self.batch_positives = min(t["batch_size"], len(data.train))
         jit = t["jit_compile"] and strategy.num_replicas_in_sync == 1
         self.train_step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy,
                                           jit)
@@ -167,53 +128,33 @@ class Trainer:
         self.writer = None  # made when training starts: a refused resume leaves logs/ alone
 
     def _loss_fn(self):
-        t = self.t
-        if t["model"] == "softmax":
-            train_links = np.bincount(self.data.train[:, 1], minlength=self.data.n_items)
-            log_q = tf.constant(np.log(np.maximum(train_links, 1) / len(self.data.train)),
-                                tf.float32)
-            return lambda batch: softmax_loss(self.model, batch, log_q, t["logit_scale"])
-        return lambda batch: pointwise_loss(self.model, batch, t["loss"], t["logit_scale"])
+        return lambda batch: pointwise_loss(self.model, batch, self.t["logit_scale"])
 
     def epoch_dataset(self, epoch: int, first_step: int) -> tf.data.Dataset:
         t = self.t
-        if t["model"] == "softmax":
-            sampler = self.sampler if t["accidental_positives"] != "keep" else None
-            ds = softmax_dataset(self.data.positives, sampler, batch_size=t["batch_size"],
-                                 seed=t["seed"], epoch=epoch,
-                                 replicas=self.strategy.num_replicas_in_sync,
-                                 counts=self.data.positive_counts, first_step=first_step)
-        else:
-            ds = pointwise_dataset(
-                self.data.positives, self.sampler, batch_size=t["batch_size"],
-                negatives_per_positive=t["negatives_per_positive"],
-                policy=t["accidental_positives"], reject_rounds=t["reject_rounds"],
-                seed=t["seed"], epoch=epoch, counts=self.data.positive_counts,
-                first_step=first_step)
+        ds = pointwise_dataset(
+            self.data.train, self.sampler, batch_size=t["batch_size"],
+            negatives_per_positive=t["negatives_per_positive"],
+            policy=t["accidental_positives"], reject_rounds=t["reject_rounds"],
+            seed=t["seed"], epoch=epoch, counts=self.data.positive_counts,
+            first_step=first_step)
         return self.strategy.experimental_distribute_dataset(ds)
 
     @property
     def examples_per_step(self) -> int:
-        if self.t["model"] == "softmax":
-            return self.batch_positives * self.batch_positives  # every film against every link
         return self.batch_positives * (1 + self.t["negatives_per_positive"])
 
     def model_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(films, links) as the model scores them: each film its own learned vector. The
         held-out metrics of each epoch and early stopping judge the training objective."""
-        films, links = self.model.export_vectors()
-        if links is None:  # film_film learns films only
-            links = link_vectors_from_films(films, self.data.train, self.data.tables.n_links)
-        return films, links
+        return self.model.export_vectors()
 
     def vectors(self, all_links: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(films, links) as the run exports them: learned link vectors, and films made of
         their links' vectors (evaluate.film_vectors_from_links). From the training links
         only unless `all_links` (the export): held-out links must not reach the films they
         score."""
-        films, links = self.model_vectors()
-        if self.model.link_table is None:
-            return films, links
+        _, links = self.model_vectors()
         tables = self.data.tables
         if all_links:
             rows, counts = tables.film_links, tables.film_link_counts
@@ -369,7 +310,7 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
     run_dir = Path(run_dir)
     started = time.perf_counter()
     strategy = configure_devices(cfg)
-    tables = load_tables(tables_dir, with_pairs=cfg["train"]["model"] == "film_film")
+    tables = load_tables(tables_dir)
     # Checked before training, not found wanting an hour later.
     if pairs:
         read_pairs(pairs, tables.film_titles)
@@ -380,8 +321,8 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
     if resume:
         trainer.resume()
         (run_dir / MANIFEST).unlink(missing_ok=True)  # unfinished again until export
-    logger.info("training %s: %d positives, %d steps/epoch of %d examples, %d held-out links, "
-                "%d replica(s)", cfg["train"]["model"], len(data.positives),
+    logger.info("training: %d positives, %d steps/epoch of %d examples, %d held-out links, "
+                "%d replica(s)", len(data.train),
                 trainer.steps_per_epoch, trainer.examples_per_step, len(data.heldout),
                 strategy.num_replicas_in_sync)
     history = trainer.fit(stop_after_steps)
