@@ -165,8 +165,10 @@ def task_work(dump: Path, xml_bytes: int, cores: int) -> dict:
 
 
 def _base_overrides(cores: int) -> list[str]:
+    # The class archive is opt-in since 2026-12-06; the bench keeps it on, as its earlier
+    # runs had it, so that the figures stay comparable.
     return [f'spark.master="local[{cores}]"', "spark.progress_interval_s=0",
-            "spark.log_level=\"ERROR\""]
+            "spark.log_level=\"ERROR\"", 'spark.class_archive="auto"']
 
 
 def bare_reads(dump: Path, xml_bytes: int, cores: int, readers: tuple[str, ...]) -> dict:

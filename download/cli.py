@@ -8,20 +8,21 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
 
-from conf import ConfigError, load_config
+from conf import ConfigError, cli
 from download.dumps import PARTS_JOB, download
 from download.http import DownloadError
 from download.movielens import RELEASES, download_movielens
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m download", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser(
+        "python -m download",
+        "Download a Wikipedia dump run (its files as dumpstatus.json lists them, SHA-1 checked) "
+        "or a MovieLens release (MD5 and CRC checked); resumable, one connection, polite.",
+        "python -m download --wiki enwiki --date latest --out /data/enwiki")
     parser.add_argument("--movielens", metavar="RELEASE", help="a MovieLens release instead of a "
                         f"dump: one of {', '.join(RELEASES)}")
     parser.add_argument("--wiki", default="enwiki", help="wiki database name (default enwiki)")
@@ -32,15 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", help="another job of dumpstatus.json")
     parser.add_argument("--mirror", help="base URL of a mirror (the part before /<wiki>/<date>/, "
                         "or GroupLens' folder of zips)")
-    parser.add_argument("--config", help="overlay: local, test, cluster or a path")
-    parser.add_argument("-p", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one setting")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    cli.add_config_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars, warnings only")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cli.setup_logging(args)
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = cli.load(args)
         if args.movielens:
             summary = download_movielens(args.movielens, args.out, cfg, mirror=args.mirror,
                                          progress=not args.quiet)

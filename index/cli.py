@@ -1,22 +1,21 @@
-"""`python -m index build|query`: thin shells over index.build and index.query.
+"""`python -m index build|query|verify`: thin shells over index.build and index.query.
 
 Neither command imports TensorFlow or PySpark; `query` memory-maps the index, so it answers
 in well under a second from a cold start.
-
-Exit status: 0 answered; 1 a title was not found or is ambiguous (suggestions or candidates
-on stderr); 2 a bad index folder, run folder, configuration or argument (one line naming it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
-from conf import ConfigError, load_config
+from conf import ConfigError, cli
 
 NOT_FOUND, BAD_INPUT = 1, 2
+EXIT_STATUS = ("exit status: 0 answered; 1 a title was not found or is ambiguous (suggestions "
+               "or candidates on stderr); 2 a bad index folder, run folder, configuration or "
+               "argument (one line naming it)")
 # MediaWiki's limit on a page title: a longer argument cannot name a page.
 MAX_TITLE_BYTES = 255
 
@@ -41,30 +40,50 @@ def check_title(title: str) -> str:
     return title.strip()
 
 
+USAGE = "Build an Annoy index folder from a run, and answer queries from it."
+
+
+def _subcommand(sub, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=summary,
+                          epilog=f"example:\n  {example}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m index", description=USAGE,
+                                     epilog=EXIT_STATUS)
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="build the Annoy index folder from a run folder")
-    build.add_argument("--run", required=True, help="run folder written by `python -m trainer`")
-    build.add_argument("--out", required=True, help="index folder to write")
-    build.add_argument("--tables", help="the tables folder the run was trained on, if it moved "
-                                        "(its redirects feed the title lookup)")
-    build.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    build.add_argument("--config", help="overlay: local, test, gpu, cluster or a path")
-    build.add_argument("-p", dest="overrides", action="append", default=[],
-                       metavar="SECTION.KEY=VALUE", help="override one setting")
-    build.add_argument("-q", "--quiet", action="store_true", help="warnings only")
-    query = sub.add_parser("query", help="films like a film (or links like a link)")
-    query.add_argument("--index", required=True, help="index folder written by `build`")
+    build = _subcommand(
+        sub, "build", "Build the index folder from a run folder: Annoy forests over the film "
+        "and link vectors, the films' link vectors, the title lookup, a manifest last.",
+        "python -m index build --run data/run --out data/index")
+    build.add_argument("--run", required=True, metavar="RUN_DIR",
+                       help="run folder written by `python -m trainer train`")
+    build.add_argument("--out", required=True, metavar="INDEX_DIR", help="index folder to write")
+    build.add_argument("--tables", metavar="TABLES_DIR",
+                       help="the tables folder the run was trained on, if it moved (redirects "
+                       "and the films' links)")
+    build.add_argument("--overwrite", action="store_true",
+                       help="replace the index folder already at --out")
+    cli.add_config_arguments(build)
+    cli.add_logging_arguments(build)
+    query = _subcommand(
+        sub, "query", "Films like a film, films for someone who liked several, or pages like "
+        "a page (--links).",
+        'python -m index query --index data/index "Alien (film)" "Heat (1995 film)"')
+    query.add_argument("--index", required=True, metavar="INDEX_DIR",
+                       help="index folder written by `build`")
     query.add_argument("titles", nargs="+", metavar="TITLE",
                        help="one title, or several: items for someone who liked all of them")
     query.add_argument("-k", type=int, default=10, help="answers (default 10)")
     query.add_argument("--links", action="store_true", help="query the links (pages) index")
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    verify = sub.add_parser("verify", help="check every file of an index folder against its "
-                            "manifest (whole-file SHA-256)")
-    verify.add_argument("--index", required=True, help="index folder written by `build`")
+    verify = _subcommand(
+        sub, "verify", "Check every file of an index folder against its manifest (whole-file "
+        "SHA-256), whatever was verified before.",
+        "python -m index verify --index data/index")
+    verify.add_argument("--index", required=True, metavar="INDEX_DIR",
+                        help="index folder written by `build`")
     search = query.add_mutually_exclusive_group()
     search.add_argument("--exact", dest="exact", action="store_const", const=True,
                         help="brute force (the default where the build found it faster)")
@@ -146,15 +165,16 @@ def _query(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", True) else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command != "build":
+        args.quiet = True  # a query prints its answer, not log lines
+    cli.setup_logging(args)
     from index.folder import IndexFolderError
 
     try:
         if args.command == "build":
             from index.build import build_index
 
-            cfg = load_config(args.config, args.overrides)
+            cfg = cli.load(args)
             manifest = build_index(args.run, args.out, cfg, tables_dir=args.tables,
                                    overwrite=args.overwrite)
             print(json.dumps({"index": args.out, "id": manifest["id"],

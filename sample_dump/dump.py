@@ -15,7 +15,6 @@ enwiki-DATE-truth.json beside them.
 
 from __future__ import annotations
 
-import argparse
 import bz2
 import hashlib
 import json
@@ -28,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from conf import ConfigError, load_config
+from conf import ConfigError, cli
 from sample_dump.pages import Page, plan_pages
 from sample_dump.world import World
 
@@ -253,20 +252,24 @@ def generate(out_dir: Path, films: int, seed: int, fmt: str, sample_cfg: dict,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sample_dump", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser(
+        "python -m sample_dump",
+        "Write a realistic MediaWiki XML export of a synthetic film world (deterministic for a "
+        "seed) and its planted truth: xml, bz2, multistream (with its index) or partition "
+        "files, named as Wikimedia names them.",
+        "python -m sample_dump --out data/sample --films 2000 --format multistream")
     parser.add_argument("--out", required=True, type=Path, help="folder for the dump files")
     parser.add_argument("--films", type=int, help="number of film articles")
     parser.add_argument("--seed", type=int, help="random seed (same seed, same dump)")
     parser.add_argument("--format", choices=FORMATS, default="multistream")
     parser.add_argument("--parts", type=int, default=4, help="files for --format parts")
     parser.add_argument("--articles-per-film", type=int, help="non-film articles per film")
-    parser.add_argument("--config", metavar="F")
-    parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    cli.add_config_arguments(parser)
+    cli.add_logging_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    cli.setup_logging(args)
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = cli.load(args)
     except ConfigError as e:
         print(f"sample_dump: error: {e}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 # Under spark-submit this file runs as a script: `conf` and `spark_jobs` are imported from
 # the --py-files zip (make zip), which also reaches the executors.
-from conf import Config, ConfigError, load_config
+from conf import Config, ConfigError, cli
 from conf.outputs import OutputFolderError, check_output_folder, check_placement
 from conf.version import code_version
 from spark_jobs.inputs import (
@@ -35,7 +35,7 @@ from spark_jobs.inputs import (
     resolve_local,
 )
 from spark_jobs.publish import TABLES_KIND, OutputBusyError, OutputPublisher
-from spark_jobs.session import spark_log_path
+from spark_jobs.session import remove_default_log, spark_log_note, spark_log_path
 
 logger = logging.getLogger("spark_jobs.parse_dump")
 
@@ -484,11 +484,13 @@ def job_session(cfg: Config, local_dumps: list[DumpFile], remote_inputs: bool = 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m spark_jobs.parse_dump",
-        description="Read a Wikipedia XML dump (.xml, .xml.bz2, multistream or partitions) and "
-        "write the films, links, film_links, film_pairs and redirects tables.",
-    )
+    parser = cli.parser(
+        "python -m spark_jobs.parse_dump",
+        "Read a Wikipedia XML dump (.xml, .xml.bz2, multistream or partitions) and write the "
+        "films, links, film_links, film_pairs and redirects tables (Parquet) and their "
+        "manifest. Local mode by default; spark-submit runs this file on a cluster.",
+        "python -m spark_jobs.parse_dump --dump enwiki-20261101-pages-articles-multistream"
+        ".xml.bz2 --out data/tables")
     parser.add_argument("--dump", nargs="+", required=True, metavar="PATH",
                         help="dump files, globs or folders; local paths or Hadoop URIs")
     parser.add_argument("--out", required=True, metavar="TABLES_DIR",
@@ -496,27 +498,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "(swapped in when the job succeeds)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the tables folder already at --out")
-    parser.add_argument("--config", metavar="F", help="overlay: local, test, cluster or a path")
-    parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting, e.g. -p links.min_film_count=5")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="Spark's own log lines on the console too (by default they go to "
-                        "a file that a failed job names)")
+    cli.add_config_arguments(parser)
+    cli.add_logging_arguments(parser, spark=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    cli.setup_logging(args)
     spark_log = None
     try:
-        cfg = load_config(args.config, [*args.overrides,
-                                        *(['spark.log_file="-"'] if args.verbose else [])])
+        cfg = cli.load(args)
         local = [p for p in args.dump if is_local(p)]
         remote = [p for p in args.dump if not is_local(p)]
         dumps = resolve_local(local)  # before Spark starts: a typo fails in a second
@@ -533,12 +525,9 @@ def main(argv: list[str] | None = None) -> int:
             run(spark, cfg, dumps, out, overwrite=args.overwrite)
     except (ConfigError, InputError, DumpReadError, OutputBusyError, OutputFolderError,
             OSError) as e:
-        logged = spark_log is not None and spark_log.is_file() and spark_log.stat().st_size
-        where = f" (Spark's log: {spark_log})" if logged else ""
-        print(f"parse_dump: error: {e}{where}", file=sys.stderr)
+        print(f"parse_dump: error: {e}{spark_log_note(spark_log)}", file=sys.stderr)
         return 2
-    if spark_log is not None and not cfg["spark"]["log_file"]:
-        spark_log.unlink(missing_ok=True)  # the default, temporary one: nothing to look at
+    remove_default_log(cfg, spark_log)
     return 0
 
 

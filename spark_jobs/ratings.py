@@ -30,7 +30,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from conf import Config, ConfigError, load_config
+from conf import Config, ConfigError, cli
 from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION
 from conf.outputs import OutputFolderError, check_output_folder, check_placement
 from conf.version import code_version
@@ -376,12 +376,14 @@ def _linking_report(spark, publisher: OutputPublisher, examples: int) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m spark_jobs.ratings",
-        description="Read a MovieLens release and write its ratings, items and users as "
-        "Parquet tables, the items linked to the films of a tables folder.",
-        epilog="example: python -m spark_jobs.ratings --ratings ml-100k.zip "
-        "--tables data/tables --out data/ratings")
+    parser = cli.parser(
+        "python -m spark_jobs.ratings",
+        "Read a MovieLens release (folder or zip) and write its ratings, items and users as "
+        "Parquet tables, each item linked to a film of a tables folder where its title and "
+        "year say so unambiguously. Local mode by default; spark-submit runs this file on a "
+        "cluster.",
+        "python -m spark_jobs.ratings --ratings ml-100k.zip --tables data/tables "
+        "--out data/ratings")
     parser.add_argument("--ratings", required=True, metavar="PATH",
                         help="MovieLens folder (local or Hadoop URI) or local .zip")
     parser.add_argument("--tables", required=True, metavar="TABLES_DIR",
@@ -390,26 +392,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder: new, empty, or ratings to replace with --overwrite")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the ratings folder already at --out")
-    parser.add_argument("--config", metavar="F", help="overlay: local, test, cluster or a path")
-    parser.add_argument("-p", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one setting")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="Spark's own log lines on the console too")
+    cli.add_config_arguments(parser)
+    cli.add_logging_arguments(parser, spark=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spark_jobs.session import spark_log_path, spark_session
+    from spark_jobs.session import remove_default_log, spark_log_note, spark_log_path, spark_session
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    cli.setup_logging(args)
     spark_log = None
     try:
-        cfg = load_config(args.config, [*args.overrides,
-                                        *(['spark.log_file="-"'] if args.verbose else [])])
+        cfg = cli.load(args)
         out, tables = (p if not is_local(p) else str(Path(p).resolve())
                        for p in (args.out, args.tables))
         read_manifest(tables)  # before Spark starts: a typo fails in a second
@@ -421,12 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         run(spark, cfg, args.ratings, tables, out, overwrite=args.overwrite)
     except (ConfigError, InputError, OutputBusyError, OutputFolderError, UnfinishedOutputError,
             OSError) as e:
-        logged = spark_log is not None and spark_log.is_file() and spark_log.stat().st_size
-        print(f"ratings: error: {e}" + (f" (Spark's log: {spark_log})" if logged else ""),
-              file=sys.stderr)
+        print(f"ratings: error: {e}{spark_log_note(spark_log)}", file=sys.stderr)
         return 2
-    if spark_log is not None and not cfg["spark"]["log_file"]:
-        spark_log.unlink(missing_ok=True)  # the default, temporary one: nothing to look at
+    remove_default_log(cfg, spark_log)
     return 0
 
 

@@ -34,6 +34,19 @@ def spark_log_path(cfg: Config) -> Path | None:
     return Path(tempfile.gettempdir()) / f"wikifilms-spark-{os.getpid()}.log"
 
 
+def spark_log_note(path: Path | None) -> str:
+    """What a job's error line adds about Spark's log: where it is, when it holds anything."""
+    if path is not None and path.is_file() and path.stat().st_size:
+        return f" (Spark's log: {path})"
+    return ""
+
+
+def remove_default_log(cfg: Config, path: Path | None) -> None:
+    """After a job that succeeded: its default, temporary log holds nothing to look at."""
+    if path is not None and not cfg["spark"]["log_file"]:
+        path.unlink(missing_ok=True)
+
+
 def log_options(cfg: Config) -> list[str]:
     """The driver JVM options that send Spark's log lines to spark_log_path's file."""
     path = spark_log_path(cfg)

@@ -7,12 +7,12 @@ Reads Parquet with pyarrow (no Spark) and refuses a folder without a finished ma
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from conf import cli
 from spark_jobs.publish import UnfinishedOutputError, read_manifest
 
 
@@ -26,9 +26,12 @@ def co_linked(tables: str, film_id: int, k: int) -> list[tuple[int, int, float]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spark_jobs.show_tables", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tables", required=True)
+    parser = cli.parser(
+        "python -m spark_jobs.show_tables",
+        "Print a tables folder's counts and, for a few films, the films sharing the most "
+        "idf-weighted links with them (from film_pairs).",
+        'python -m spark_jobs.show_tables --tables data/tables --film "Heat (1995 film)"')
+    parser.add_argument("--tables", required=True, metavar="TABLES_DIR")
     parser.add_argument("--film", action="append", default=[], help="title to show neighbours of")
     parser.add_argument("-k", type=int, default=5)
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""`python -m trainer train|evaluate`: thin shells over trainer.train and trainer.evaluate.
+"""`python -m trainer train|evaluate`: thin shells over trainer.train and trainer.quality.
 
 TensorFlow is imported inside the commands, so `--help` answers at once.
 """
@@ -7,38 +7,50 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
-from conf import ConfigError, load_config
+from conf import ConfigError, cli, load_config
+
+USAGE = "Train film and link vectors on a tables folder, and measure a finished run."
+
+
+def _subcommand(sub, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=summary,
+                          epilog=f"example:\n  {example}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=USAGE)
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train embeddings on a tables folder")
-    train.add_argument("--tables", required=True, help="folder written by spark_jobs.parse_dump")
-    train.add_argument("--out", required=True, help="run folder to write")
+    train = _subcommand(
+        sub, "train", "Train film and link vectors on a tables folder and write a run folder "
+        "(vectors, model, checkpoints, metrics, TensorBoard logs), its manifest last.",
+        "python -m trainer train --tables data/tables --out data/run --ratings data/ratings")
+    train.add_argument("--tables", required=True, metavar="TABLES_DIR",
+                       help="folder written by spark_jobs.parse_dump")
+    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its latest checkpoint")
-    train.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    train.add_argument("--pairs", metavar="PAIRS.json", help="known related films (a JSON list "
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run folder already at --out")
+    evaluate = _subcommand(
+        sub, "evaluate", "Held-out metrics of a finished run's vectors, and with --pairs or "
+        "--ratings their quality beside the co-link baselines.",
+        "python -m trainer evaluate --run data/run --pairs truth.json --ratings data/ratings")
+    evaluate.add_argument("--run", required=True, metavar="RUN_DIR",
+                          help="run folder written by `train`")
+    for p in (train, evaluate):
+        p.add_argument("--pairs", metavar="PAIRS.json", help="known related films (a JSON list "
                        "of title pairs, a films-cast truth's sequels, a sample dump's truth): "
                        "report pair hit@k beside the co-link baselines")
-    train.add_argument("--ratings", metavar="RATINGS_DIR", help="ratings linked to these tables "
+        p.add_argument("--ratings", metavar="RATINGS_DIR", help="ratings linked to these tables "
                        "(python -m spark_jobs.ratings): report the taste AUC beside the "
                        "baselines")
-    evaluate = sub.add_parser("evaluate", help="held-out metrics of a finished run")
-    evaluate.add_argument("--run", required=True, help="run folder written by `train`")
-    evaluate.add_argument("--pairs", metavar="PAIRS.json", help="as for train")
-    evaluate.add_argument("--ratings", metavar="RATINGS_DIR", help="as for train")
-    for p in (train, evaluate):
-        p.add_argument("--config", help="overlay: local, test, gpu, cluster or a path")
-        p.add_argument("-p", dest="overrides", action="append", default=[],
-                       metavar="SECTION.KEY=VALUE", help="override one setting")
-        p.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+        cli.add_config_arguments(p)
+        cli.add_logging_arguments(p)
     return parser
 
 
@@ -61,6 +73,9 @@ def _evaluate(args) -> dict:
     cfg = manifest["config"]
     if args.config or args.overrides:
         cfg = load_config(args.config, args.overrides)
+    if args.show_config:
+        print(cli.to_toml(cfg), end="")
+        sys.exit(0)
     tables = load_tables(manifest["tables"]["folder"])
     if tables.manifest["id"] != manifest["tables"]["id"]:
         raise ConfigError(f"{args.run} was trained on tables {manifest['tables']['id'][:8]} but "
@@ -86,8 +101,7 @@ def _evaluate(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cli.setup_logging(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from trainer.quality import TruthError
     from trainer.ratings import RatingsError
@@ -101,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             # A missing or unfinished tables folder fails before TensorFlow's import (3-4 s,
             # and on CPUs where oneDNN's custom operations are on, log lines on stderr that
             # TF_CPP_MIN_LOG_LEVEL does not silence).
+            cfg = cli.load(args)
             read_tables_manifest(args.tables)
             from trainer.train import run
 
-            cfg = load_config(args.config, args.overrides)
             manifest = run(args.tables, args.out, cfg, resume=args.resume,
                            overwrite=args.overwrite, pairs=args.pairs,
                            ratings=args.ratings)

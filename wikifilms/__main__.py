@@ -1,0 +1,5 @@
+import sys
+
+from wikifilms.cli import main
+
+sys.exit(main())
