@@ -1,9 +1,9 @@
 """The markup real non-film articles carry, for the sample dump's filler pages.
 
-Real articles are mostly templates, references and tables around the prose: mwparserfromhell
-parses the real 206-page fragment at ~1.2 MB/s, plain generated prose at ~12 MB/s. A sample
-whose filler is prose makes any parse-everything baseline look ten times faster than it is on
-the real dump, so filler pages get an infobox of another kind, cite templates in <ref> tags,
+Real articles are mostly templates, references and tables around the prose, which
+mwparserfromhell parses an order of magnitude slower than plain prose (docs/sample-dumps.md).
+A sample whose filler is prose makes any parse-everything baseline look far faster than it is
+on the real dump, so filler pages get an infobox of another kind, cite templates in <ref> tags,
 a wikitable, external-link templates, a navbox and categories.
 
 Everything here draws from its own generator seeded by the page title: adding markup does

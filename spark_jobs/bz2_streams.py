@@ -2,12 +2,11 @@
 
 Wikimedia's `...-multistream.xml.bz2` is many independent bzip2 streams, each holding whole
 `<page>` elements (100 a stream; the first stream is the `<siteinfo>` header, the last the
-closing `</mediawiki>`). Python's `bz2` module (libbz2, C) decodes it about 1.5 times as fast
-per core as Hadoop's pure-Java bzip2 codec that `spark.read.text` uses (22.5 against ~15 MB/s
-of XML), and through Spark the bench's bare read takes 37.9 / 46.0 s against 43.9 / 50.0 s on 2
-cores in two runs (bench/README.md, "Ingestion"), so for these files the job reads its
-records here instead, and turns them into page rows in the same task (pages.py): the page
-text stays in this process.
+closing `</mediawiki>`). Python's `bz2` module (libbz2, C) decodes it faster per core than
+Hadoop's pure-Java bzip2 codec that `spark.read.text` uses (docs/stack.md; the job's bare read
+too: bench/README.md, "Ingestion"), so for these files the job reads its records here
+instead, and turns them into page rows in the same task (pages.py): the page text stays in
+this process.
 
 Splitting works as Hadoop's does for lines: the file is cut into byte ranges, and a task reads
 the streams that *start* in its range, the last one past the range's end. A stream start is

@@ -3,12 +3,10 @@
 A cold local job spends seconds of its start loading and verifying thousands of classes from
 Spark's jars. Java 17 can write the classes a JVM loaded to an archive when it exits
 (`-XX:ArchiveClassesAtExit`) and map them at the start of later JVMs
-(`-XX:SharedArchiveFile`). Measured on this project's 2-core machine (337 MB-XML dump, three
-interleaved pairs, whole command): 44.1 / 49.2 / 41.8 s with the archive against 55.1 / 60.5 /
-55.9 s without (bench/ingest-history.md).
+(`-XX:SharedArchiveFile`); a job's start gets shorter (measured: docs/ingestion.md).
 
-spark.class_archive = "auto": the first local job that starts a JVM writes the archive when
-it ends (~20 s more, once; ~150-200 MB under spark.class_archive_dir), later jobs map it.
+spark.class_archive = "auto" (opt-in): the first local job that starts a JVM writes the
+archive when it ends (once; ~150-200 MB under spark.class_archive_dir), later jobs map it.
 The file name holds a key of what must not change under it (the java binary, Spark's jars,
 the driver's extra class path); the JVM checks the rest, and when it cannot map an archive it
 prints one warning and runs without it. Only for a JVM the job starts itself: never under
@@ -35,7 +33,8 @@ logger = logging.getLogger(__name__)
 # The JVM lists every class it could not archive (signed jars, old class files) as a warning
 # at exit: dozens of lines that say nothing to a user. Errors still print.
 _QUIET_DUMP = "-Xlog:cds=error -Xlog:cds+dynamic=error"
-# How long the job waits for its JVM to write the archive (measured: 17-21 s) before giving up.
+# How long the job waits for its JVM to write the archive (it takes tens of seconds) before
+# giving up.
 _WRITE_TIMEOUT_S = 300.0
 # Archives kept in the folder, the most recently used (~200 MB each). Another pyspark or JDK
 # makes another key, so without a limit every upgrade would leave one behind; a few stay for

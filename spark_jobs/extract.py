@@ -2,7 +2,7 @@
 
 The dump is read as text records ending at `</page>`, split over many tasks: Hadoop's
 splittable bzip2 codec for any file, or, for local multistream files, bz2_streams (the C
-decoder, stream by stream; the bench's bare read 1.09-1.16x as fast). `read_pages` turns every
+decoder, stream by stream; faster: bench/README.md, "Ingestion"). `read_pages` turns every
 record into a page row in the Python worker that holds its text: inside the bz2_streams task
 that decoded it, or in a mapInArrow after Hadoop's reader.
 """

@@ -84,7 +84,7 @@ def examples(df, status_col: str, limit: int) -> dict[str, list[dict]]:
 
 class StepClock:
     """Each step's wall seconds and the driver JVM's CPU seconds (None where the JVM cannot
-    tell: steps after the read are CPU-bound, bench/ingest-history.md); names the step's
+    tell: steps after the read are CPU-bound, bench/history/ingest.md); names the step's
     jobs in Spark's UI and event log (bench/event_log.py)."""
 
     def __init__(self, spark) -> None:

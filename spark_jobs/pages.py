@@ -13,10 +13,8 @@ parse (wikitext.parse_film_record), which decides whether the page is a film.
 
 Why here and not in JVM expressions (as before): the text is already in Python for the
 C-decoder reader, and moving it into the JVM (Arrow, UTF-8 checks, rows) to send the
-candidates back for the parse was the costlier way. Cold jobs, same session, on the bench's
-1.35 GB dump: 92.8 / 87.8 s against 99.6 / 95.3 s with the JVM projection; with Hadoop's
-reader no change beyond the noise (bench/ingest-history.md). One implementation now
-serves both readers.
+candidates back for the parse was the costlier way (measured: bench/history/ingest.md).
+One implementation serves both readers.
 """
 
 from __future__ import annotations

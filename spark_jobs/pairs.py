@@ -1,12 +1,9 @@
 """film_pairs' rows made and summed in numpy, in the Python worker: executor-side, Spark-free.
 
 A link on d films makes d(d-1)/2 pair rows before they are summed into (film_a, film_b,
-shared, weight). As Spark rows (explode, hash aggregate, sort) they cost 2.6-3.4 us each of
-task time; here a task makes them as arrays, sorts them once and sums runs of equal pairs:
-the 3,000-film bench dump's 13.1 M in 0.76-0.94 CPU-s in one process (blocks of 1 M, four
-runs), and in the job 6.6 task-s with the Parquet writing of the 3.1 M pairs kept (one event
-log; 13.4 task-s as Spark rows).
-The same pairs, counts and weights (identical tables).
+shared, weight). As Spark rows (explode, hash aggregate, sort) they cost several times the
+task time; here a task makes them as arrays, sorts them once and sums runs of equal pairs
+(measured: bench/history/ingest.md). The same pairs, counts and weights (identical tables).
 
 `LinkFilms` is what every task needs (broadcast): each used link's films in ascending order
 and its idf. `pair_batches` is the body of a mapInArrow over (film_id, link_id) rows spread by
@@ -28,9 +25,7 @@ PAIR_SCHEMA = pa.schema([pa.field("film_a", pa.int32(), nullable=False),
                          pa.field("weight", pa.float32(), nullable=False)])
 PAIR_DDL = "film_a INT NOT NULL, film_b INT NOT NULL, shared INT NOT NULL, weight FLOAT NOT NULL"
 # Pair rows made at once (before summing), whole films at a time: ~64 bytes a row at the
-# peak (eight 8-byte arrays, counted, not measured).
-# Smaller blocks also sort faster: the 3,000-film bench dump's 13.1 M pair rows took 0.76 CPU-s
-# in blocks of 1 M, 1.02-1.05 in blocks of 4 M (one process, two runs each).
+# peak (eight 8-byte arrays, counted, not measured); smaller blocks also sorted faster.
 BLOCK_ROWS = 1_000_000
 
 

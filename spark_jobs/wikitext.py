@@ -188,8 +188,7 @@ def scan_tokens(tokens: list, keys: frozenset[str]) -> PageTokens:
     """Find every wikilink's title and the first template named in `keys` in one loop.
 
     This stands in for building mwparserfromhell's node tree of the whole page, which took
-    ~80 % of a parse (4.7-5.2 s of 5.5-6.4 s for the 4.3 MB of the 40 longest articles of
-    the real 206-page sample, against 1.0-1.2 s to tokenize): only the infobox's tree is built.
+    most of a parse (bench/README.md, "Film-page parse"): only the infobox's tree is built.
     It follows the builder: a node spans its opening token to the matching close; a link's
     title is what comes before its first separator (the builder's title is the last part
     before a separator, and the tokenizer writes at most one); a template's name is what

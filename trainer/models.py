@@ -19,8 +19,7 @@ class SparseEmbedding(keras.layers.Layer):
 
     Why not keras.layers.Embedding: its `ops.take` reads the whole table into a tensor, and a
     sparse `scatter_sub` into a variable whose buffer is still referenced copies the whole
-    table first. Measured here (500k x 64, batch 16k, SGD, no XLA): 108 ms a step with
-    keras.layers.Embedding, 6 ms with `tf.nn.embedding_lookup` on the variable.
+    table first, every step (docs/stack.md, "Training on the CPU").
     """
 
     def __init__(self, input_dim: int, output_dim: int, stddev: float = 0.1, seed: int = 0,
