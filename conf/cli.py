@@ -24,6 +24,13 @@ def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def subcommand(sub, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand's parser, its --help as `parser`'s: what it does and one example."""
+    return sub.add_parser(name, help=summary, description=summary,
+                          epilog=f"example:\n  {example}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="OVERLAY",
                    help="overlay on conf/base.toml: local, test, cluster, gpu, or a file")

@@ -43,17 +43,11 @@ def check_title(title: str) -> str:
 USAGE = "Build an Annoy index folder from a run, and answer queries from it."
 
 
-def _subcommand(sub, name: str, summary: str, example: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=summary, description=summary,
-                          epilog=f"example:\n  {example}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m index", description=USAGE,
                                      epilog=EXIT_STATUS)
     sub = parser.add_subparsers(dest="command", required=True)
-    build = _subcommand(
+    build = cli.subcommand(
         sub, "build", "Build the index folder from a run folder: Annoy forests over the film "
         "and link vectors, the films' link vectors, the title lookup, a manifest last.",
         "python -m index build --run data/run --out data/index")
@@ -67,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace the index folder already at --out")
     cli.add_config_arguments(build)
     cli.add_logging_arguments(build)
-    query = _subcommand(
+    query = cli.subcommand(
         sub, "query", "Films like a film, films for someone who liked several, or pages like "
         "a page (--links).",
         'python -m index query --index data/index "Alien (film)" "Heat (1995 film)"')
@@ -78,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("-k", type=int, default=10, help="answers (default 10)")
     query.add_argument("--links", action="store_true", help="query the links (pages) index")
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    verify = _subcommand(
+    verify = cli.subcommand(
         sub, "verify", "Check every file of an index folder against its manifest (whole-file "
         "SHA-256), whatever was verified before.",
         "python -m index verify --index data/index")

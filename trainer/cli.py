@@ -16,16 +16,10 @@ from conf import ConfigError, cli, load_config
 USAGE = "Train film and link vectors on a tables folder, and measure a finished run."
 
 
-def _subcommand(sub, name: str, summary: str, example: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=summary, description=summary,
-                          epilog=f"example:\n  {example}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=USAGE)
     sub = parser.add_subparsers(dest="command", required=True)
-    train = _subcommand(
+    train = cli.subcommand(
         sub, "train", "Train film and link vectors on a tables folder and write a run folder "
         "(vectors, model, checkpoints, metrics, TensorBoard logs), its manifest last.",
         "python -m trainer train --tables data/tables --out data/run --ratings data/ratings")
@@ -36,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="continue the run in --out from its latest checkpoint")
     train.add_argument("--overwrite", action="store_true",
                        help="replace the run folder already at --out")
-    evaluate = _subcommand(
+    evaluate = cli.subcommand(
         sub, "evaluate", "Held-out metrics of a finished run's vectors, and with --pairs or "
         "--ratings their quality beside the co-link baselines.",
         "python -m trainer evaluate --run data/run --pairs truth.json --ratings data/ratings")
