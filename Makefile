@@ -54,6 +54,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
 bench: bench-ingest bench-parse bench-train bench-index bench-quality
+	$(PY) -m bench.report --write
 
 bench-ingest: setup
 	$(PY) -m bench.ingest

@@ -1,0 +1,124 @@
+"""The headline benchmark tables, written from bench/results/*.json, never by hand.
+
+    python -m bench.report            print them
+    python -m bench.report --write    put them into bench/README.md between its markers
+
+Each table puts the measured figure beside the baseline the benchmark ran in the same run,
+and names the results file and when it was written. tests/test_bench_report.py checks that
+bench/README.md holds exactly what this renders from the committed results, so the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench.results_file import RESULTS
+
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN, END = "<!-- bench.report: begin -->", "<!-- bench.report: end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _source(name: str, result: dict) -> str:
+    return f"(`bench/results/{name}.json`, {result.get('created_at', '?')[:10]})"
+
+
+def quality(r: dict) -> list[str]:
+    q = r["quality"]
+    columns = ("colink_plain", "colink_idf", "popularity", "vectors", "answers")
+    rows = [f"### Quality on real films {_source('quality', r)}", "",
+            "| measure | plain co-link | idf co-link | popularity | film vectors | answers |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for measure in ("pair_hit@10", "taste_auc"):
+        cells = ("—" if q[measure].get(c) is None else f"{q[measure][c]:.3f}" for c in columns)
+        rows.append(f"| {measure} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def ingestion(r: dict) -> list[str]:
+    two, one, mb = r["two_cores"], r["one_core"], r["dump"]["xml_bytes"] / 1e6
+    rows = [f"### Ingestion, {mb:,.0f} MB of XML {_source('ingest', r)}", "",
+            "| run | seconds | MB/s of XML |", "|---|---:|---:|"]
+    for label, run in (("the job, 2 cores", two["job"]),
+                       ("the job, 1 core", one["job"]),
+                       ("the job with Hadoop's reader, 2 cores", two["job_hadoop_reader"]),
+                       ("bare read (Hadoop's reader), 2 cores", two["bare_read"])):
+        rows.append(f"| {label} | {run['seconds']:.1f} | {mb / run['seconds']:.1f} |")
+    classic = r["classic"]
+    rows.append(f"| classic: mwparserfromhell on every page, 1 process "
+                f"(first {classic['xml_mb']:.0f} MB, scaled) | {mb / classic['mb_per_s']:,.1f} | "
+                f"{classic['mb_per_s']:.2f} |")
+    ratios = r["ratios"]
+    rows += ["", f"The job against the classic method {ratios['job_vs_classic']:.1f}x, against "
+             f"a bare read {ratios['job_vs_bare_read']:.2f}, 2 cores against 1 "
+             f"{ratios['two_cores_vs_one']:.2f}."]
+    return rows
+
+
+def training(r: dict) -> list[str]:
+    s = r["scale"]
+    return [f"### Training throughput {_source('train', r)}", "",
+            "| tables | classic examples/s | trainer examples/s | ratio |", "|---|---:|---:|---:|",
+            f"| {s['films']:,} films x {s['links']:,} links, {s['pairs']:,} pairs (synthetic) "
+            f"| {s['classic_examples_per_s']:,.0f} | {s['trainer_examples_per_s']:,.0f} | "
+            f"{s['ratio']:.1f}x |"]
+
+
+def index(r: dict) -> list[str]:
+    rows = [f"### Index queries {_source('index', r)}", "",
+            "| vectors | items | answered by | q/s (Annoy) | q/s (brute force) | cold start |",
+            "|---|---:|---|---:|---:|---:|"]
+    for s in r["sets"]:
+        f = s["films"]
+        rows.append(f"| {s['name']}, films | {f['items']:,} | {f['search']} | "
+                    f"{f['annoy_qps']:,.0f} | {f['exact_qps']:,.0f} | "
+                    f"{s['cold_start']['query_s']:.2f} s |")
+    return rows
+
+
+def render() -> str:
+    parts = []
+    for name, table in (("quality", quality), ("ingest", ingestion), ("train", training),
+                        ("index", index)):
+        result = _load(name)
+        if result is not None:
+            parts.append("\n".join(table(result)))
+    return "\n\n".join(parts) + "\n"
+
+
+def written(readme: str) -> str | None:
+    """The rendered part of a README's text (between the markers), or None."""
+    if BEGIN not in readme or END not in readme:
+        return None
+    return readme.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="update bench/README.md")
+    args = parser.parse_args(argv)
+    tables = render()
+    if not args.write:
+        print(tables, end="")
+        return 0
+    text = README.read_text()
+    if written(text) is None:
+        print(f"bench.report: {README} has no {BEGIN} ... {END} markers", file=sys.stderr)
+        return 2
+    head, rest = text.split(BEGIN, 1)
+    README.write_text(f"{head}{BEGIN}\n{tables}{END}{rest.split(END, 1)[1]}")
+    print(f"written to {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
