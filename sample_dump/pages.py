@@ -118,6 +118,8 @@ class FilmArticle:
         return supporting, awards, tail
 
     def render(self, film: Film, index: int) -> str:
+        """The film's article. One long function for the reason plan_pages gives: the order
+        of its random draws is the sample's content."""
         w, rng = self.world, self.rng
         country, adjective, language = COUNTRIES[film.country]
         genre_names = {g[0]: g[1] for g in GENRES}
@@ -242,7 +244,12 @@ def _article(world: World, rng: random.Random, title: str, links: list[str]) -> 
 
 
 def plan_pages(world: World, cfg: dict) -> tuple[list[Page], Truth]:
-    """All pages of the sample, in dump order, and the truth about them."""
+    """All pages of the sample, in dump order, and the truth about them.
+
+    Long, and kept in one piece on purpose: every random draw happens here in a fixed order,
+    and a seed's dump is compared byte for byte by tests and benchmarks; splitting it must
+    not move one draw (generator version in dump.py).
+    """
     rng = world.rng
     truth = Truth()
     pages: list[Page] = []
