@@ -217,7 +217,7 @@ def ours(tables_dir: Path, truth: Path, cfg) -> dict:
     from trainer.train import run
 
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = run(str(tables_dir), Path(tmp) / "run", cfg, truth=str(truth))
+        manifest = run(str(tables_dir), Path(tmp) / "run", cfg, pairs=str(truth))
         history = json.loads((Path(tmp) / "run" / "metrics.json").read_text())["history"]
     seconds, reached = 0.0, None
     for h in history:
@@ -273,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{scale['pairs']:,} pairs: classic {scale['classic_examples_per_s']:,.0f} examples/s, "
           f"trainer {scale['trainer_examples_per_s']:,.0f} examples/s: {scale['ratio']:.1f}x "
           "(target 30x)")
-    q = mine["quality"]
-    print(f"franchise films in each other's top {q['k']}: embedding {q['embedding']:.3f}, "
-          f"co-link baseline {q['colink_baseline']:.3f}")
+    pair_hits = mine["quality"][f"pair_hit@{cfg['eval']['pair_k']}"]
+    print("franchise pair hit@10: " + ", ".join(f"{name} {value:.3f}"
+                                                for name, value in pair_hits.items()))
     import keras
     import tensorflow as tf
 

@@ -42,12 +42,21 @@ def read_manifest(folder: str | Path, kind: str, schema_version: int, what: str,
         raise error(f"{folder}: no such {what} folder; {remedy}")
     if not path.exists():
         raise error(f"{folder} has no {MANIFEST}: an unfinished or foreign write; {remedy}")
+    return parse_manifest(path.read_text(), str(path), kind, schema_version, remedy, error)
+
+
+def parse_manifest(text: str, where: str, kind: str, schema_version: int, remedy: str,
+                   error: type[Exception] = ManifestError) -> dict:
+    """A manifest's JSON text (read from `where`), or `error` when it is not valid JSON or of
+    another kind or schema version."""
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(text)
     except json.JSONDecodeError as e:
-        raise error(f"{path} is not valid JSON ({e}); {remedy}") from e
-    if manifest.get("kind") != kind or manifest.get("schema_version") != schema_version:
-        raise error(f"{path}: kind {manifest.get('kind')!r} schema "
-                    f"{manifest.get('schema_version')!r}, expected {kind!r} schema "
+        raise error(f"{where} is not valid JSON ({e}); {remedy}") from e
+    if not isinstance(manifest, dict) or manifest.get("kind") != kind \
+            or manifest.get("schema_version") != schema_version:
+        found = manifest if isinstance(manifest, dict) else {}
+        raise error(f"{where}: kind {found.get('kind')!r} schema "
+                    f"{found.get('schema_version')!r}, expected {kind!r} schema "
                     f"{schema_version}; {remedy}")
     return manifest

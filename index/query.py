@@ -59,12 +59,9 @@ def vector_top(side: ItemIndex, ids: list[int], vector: np.ndarray, n: int, exac
     return [j for j in found if j not in leave_out][:n]
 
 
-def hybrid_scores(side: ItemIndex, candidates: np.ndarray, vector: np.ndarray,
-                  colink_scores: np.ndarray) -> np.ndarray:
-    """The films' scores (module docstring) for `candidates`."""
-    w = side.vector_weight
-    cosines = np.asarray(side.vectors[candidates], dtype=np.float32) @ vector
-    return w * cosines + (1.0 - w) * colink_scores[candidates]
+def blend(side: ItemIndex, cosines: np.ndarray, colink_cosines: np.ndarray) -> np.ndarray:
+    """A film's score (module docstring) from its two cosines."""
+    return side.vector_weight * cosines + (1.0 - side.vector_weight) * colink_cosines
 
 
 def film_scores(side: ItemIndex, ids: list[int]) -> np.ndarray:
@@ -74,7 +71,7 @@ def film_scores(side: ItemIndex, ids: list[int]) -> np.ndarray:
     cosines = np.asarray(side.vectors, dtype=np.float32) @ vector
     if side.colink is None:
         return cosines
-    return side.vector_weight * cosines + (1.0 - side.vector_weight) * side.colink.scores(ids)
+    return blend(side, cosines, side.colink.scores(ids))
 
 
 def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = None,
@@ -112,16 +109,14 @@ def _hybrid(side: ItemIndex, ids: list[int], vector: np.ndarray, k: int, exact: 
         return [], np.zeros(0), []
     n = max(k, side.candidates)
     colink_scores = side.colink.scores(ids)
-    colink_scores[list(set(ids))] = 0.0
+    colink_scores[list(set(ids))] = 0.0  # the query films are no candidates of their own
     by_vector = vector_top(side, ids, vector, n, exact, search_k)
     shared = np.flatnonzero(colink_scores > 0)
     by_links = shared[np.argsort(-colink_scores[shared], kind="stable")[:n]]
     candidates = np.unique(np.r_[np.asarray(by_vector, dtype=np.int64), by_links])
-    candidates = candidates[~np.isin(candidates, ids)]
-    scores = hybrid_scores(side, candidates, vector, colink_scores)
+    cosines = np.asarray(side.vectors[candidates], dtype=np.float32) @ vector
+    scores = blend(side, cosines, colink_scores[candidates])
     order = np.argsort(-scores, kind="stable")[:k]
-    found = candidates[order].tolist()
-    cosines = np.asarray(side.vectors[found], dtype=np.float32) @ vector
     extra = [{"vector_cosine": round(float(c), 6), "colink_cosine": round(float(s), 6)}
-             for c, s in zip(cosines, colink_scores[found], strict=True)]
-    return found, scores[order], extra
+             for c, s in zip(cosines[order], colink_scores[candidates[order]], strict=True)]
+    return candidates[order].tolist(), scores[order], extra

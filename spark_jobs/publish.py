@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from conf.manifest import MANIFEST, TABLES_KIND
+from conf.manifest import MANIFEST, TABLES_KIND, parse_manifest
 from conf.manifest import TABLES_SCHEMA_VERSION as SCHEMA_VERSION
 from conf.manifest import read_manifest as _read_manifest
 from conf.outputs import Existing, OutputFolderError, refusal
@@ -194,11 +194,7 @@ class OutputPublisher:
         )
 
     def read_text(self, path: str) -> str:
-        stream = self._fs.open(self._path(path))
-        try:  # commons-io ships with Spark
-            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode()
-        finally:
-            stream.close()
+        return _read_text(self._jvm, self._fs, self._path(path))
 
     def write_text(self, path: str, text: str) -> None:
         stream = self._fs.create(self._path(path), True)
@@ -227,7 +223,31 @@ class OutputPublisher:
             self._fs.delete(self._path(self.staging), True)
 
 
+def _read_text(jvm, fs, path) -> str:
+    stream = fs.open(path)
+    try:  # commons-io ships with Spark
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode()
+    finally:
+        stream.close()
+
+
 def read_manifest(folder: str) -> dict:
     """The manifest of a finished local tables folder; refuses a folder without one."""
     return _read_manifest(folder, TABLES_KIND, SCHEMA_VERSION, "tables", PRODUCE_TABLES,
                           UnfinishedOutputError)
+
+
+def read_manifest_through(spark, folder: str) -> dict:
+    """read_manifest for a tables folder on any Hadoop file system (hdfs://, s3a://,
+    file:), read through the JVM as the job reads the tables themselves."""
+    jvm = spark.sparkContext._jvm
+    folder_path = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = folder_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    path = jvm.org.apache.hadoop.fs.Path(f"{folder.rstrip('/')}/{MANIFEST}")
+    if not fs.exists(folder_path):
+        raise UnfinishedOutputError(f"{folder}: no such tables folder; {PRODUCE_TABLES}")
+    if not fs.exists(path):
+        raise UnfinishedOutputError(f"{folder} has no {MANIFEST}: an unfinished or foreign "
+                                    f"write; {PRODUCE_TABLES}")
+    return parse_manifest(_read_text(jvm, fs, path), str(path), TABLES_KIND, SCHEMA_VERSION,
+                          PRODUCE_TABLES, UnfinishedOutputError)

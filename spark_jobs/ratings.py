@@ -41,6 +41,7 @@ from spark_jobs.publish import (
     OutputPublisher,
     UnfinishedOutputError,
     read_manifest,
+    read_manifest_through,
 )
 
 logger = logging.getLogger("spark_jobs.ratings")
@@ -254,7 +255,7 @@ def run(spark, cfg: Config, ratings_path: str, tables_dir: str, out: str,
         overwrite: bool = False) -> dict:
     """The whole job (module docstring); returns the manifest."""
     check_placement(out, [ratings_path, tables_dir])
-    tables_manifest = read_manifest(tables_dir)
+    tables_manifest = read_manifest_through(spark, tables_dir)
     publisher = OutputPublisher(spark, out, overwrite=overwrite, kind=RATINGS_KIND, what=WHAT)
     with tempfile.TemporaryDirectory(prefix="wikifilms-ratings-") as scratch, \
             publisher.claimed():
@@ -407,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = cli.load(args)
         out, tables = (p if not is_local(p) else str(Path(p).resolve())
                        for p in (args.out, args.tables))
-        read_manifest(tables)  # before Spark starts: a typo fails in a second
+        if is_local(tables):
+            read_manifest(tables)  # before Spark starts: a typo fails in a second
         if is_local(out):
             check_output_folder(out, RATINGS_KIND, WHAT, inputs=[args.ratings, tables],
                                 overwrite=args.overwrite)

@@ -15,6 +15,7 @@ from conf import load_config
 from conf.outputs import OutputFolderError
 from spark_jobs.inputs import InputError
 from spark_jobs.movielens import film_title_parts, item_keys, parse_title
+from spark_jobs.publish import UnfinishedOutputError
 from spark_jobs.ratings import main, run
 
 FILMS = [  # film_id, title, year
@@ -139,7 +140,9 @@ def test_the_dat_and_csv_layouts_and_a_zip(spark, tables, tmp_path):
     (dat / "ratings.dat").write_text("1::1::5::978300760\n1::2::4::978302109\n"
                                      "2::2::3::978301968\n")
     (dat / "users.dat").write_text("1::F::1::10::48067\n2::M::56::16::70072\n")
-    manifest = run(spark, load_config("test"), str(dat), str(tables), str(tmp_path / "r1"))
+    # The tables as a Hadoop URI: their manifest is read through Hadoop's file system.
+    manifest = run(spark, load_config("test"), str(dat), f"file://{tables}",
+                   str(tmp_path / "r1"))
     items = pq.read_table(tmp_path / "r1" / "items").to_pylist()
     assert [(i["title"], i["film_id"], i["genres"]) for i in items] == [
         ("Usual Suspects, The (1995)", 0, ["Crime", "Thriller"]),
@@ -176,5 +179,12 @@ def test_bad_inputs_are_one_line(spark, tables, tmp_path, capsys):
     assert main(["--ratings", str(tmp_path / "empty"), "--tables", str(tmp_path / "nope"),
                  "--out", str(tmp_path / "r")]) == 2
     assert "no such tables folder" in capsys.readouterr().err
+    with pytest.raises(UnfinishedOutputError, match="no such tables folder"):
+        run(spark, load_config("test"), str(tmp_path / "empty"), f"file://{tmp_path}/nope",
+            str(tmp_path / "r"))
+    (tmp_path / "half").mkdir()
+    with pytest.raises(UnfinishedOutputError, match="has no manifest.json"):
+        run(spark, load_config("test"), str(tmp_path / "empty"), f"file://{tmp_path}/half",
+            str(tmp_path / "r"))
     with pytest.raises(OutputFolderError, match="holds the input"):
         run(spark, load_config("test"), str(tmp_path / "empty"), str(tables), str(tmp_path))

@@ -28,8 +28,7 @@ REQUIRED_COLUMNS: dict[str, dict[str, pa.DataType]] = {
     "film_links": {"film_id": pa.int32(), "link_id": pa.int32(), "count": pa.int32()},
 }
 # Infobox columns the run folder's id -> title tables carry when present (year, director).
-ATTRIBUTE_COLUMNS = ("director", "starring", "writer", "producer", "music", "country",
-                     "language", "studio", "year")
+ATTRIBUTE_COLUMNS = ("director", "year")
 
 
 class TablesError(ValueError):
