@@ -17,6 +17,8 @@ STARTED = "started.json"
 TABLES_KIND, TABLES_SCHEMA_VERSION = "wikifilms.tables", 1
 RUN_KIND, RUN_SCHEMA_VERSION = "wikifilms.run", 1
 RATINGS_KIND, RATINGS_SCHEMA_VERSION = "wikifilms.ratings", 1
+# A ranking run (trainer.recommend): user and item vectors learned from a ratings folder.
+RANKING_KIND, RANKING_SCHEMA_VERSION = "wikifilms.ranking_run", 1
 # Index schema 2: every file listed with its whole-file SHA-256 (1 had a partial fingerprint).
 INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 2
 

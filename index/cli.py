@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tables", metavar="TABLES_DIR",
                        help="the tables folder the run was trained on, if it moved (redirects "
                        "and the films' links)")
+    build.add_argument("--ranking-run", metavar="RANKING_DIR",
+                       help="a ranking run (`python -m trainer rank`) on ratings linked to the "
+                       "run's tables: answers --user, --rated and --by-ratings queries")
     build.add_argument("--overwrite", action="store_true",
                        help="replace the index folder already at --out")
     cli.add_config_arguments(build)
@@ -67,8 +70,17 @@ def _parser() -> argparse.ArgumentParser:
         'python -m index query --index data/index "Alien (film)" "Heat (1995 film)"')
     query.add_argument("--index", required=True, metavar="INDEX_DIR",
                        help="index folder written by `build`")
-    query.add_argument("titles", nargs="+", metavar="TITLE",
+    query.add_argument("titles", nargs="*", metavar="TITLE",
                        help="one title, or several: items for someone who liked all of them")
+    query.add_argument("--user", metavar="USER_ID",
+                       help="films for a user of the ratings (the data set's own id), not "
+                       "among those the user rated (needs an index built with --ranking-run)")
+    query.add_argument("--rated", action="append", metavar="TITLE=STARS",
+                       help="films for someone new who rated these (repeat it): folded into "
+                       "the ranking model without retraining")
+    query.add_argument("--by-ratings", action="store_true",
+                       help="films like TITLE by the ranking model's item vectors (who rates "
+                       "them alike) instead of Wikipedia's links")
     query.add_argument("-k", type=int, default=10, help="answers (default 10)")
     query.add_argument("--links", action="store_true", help="query the links (pages) index")
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
@@ -114,30 +126,111 @@ def _describe(side, i: int) -> str:
     return facts["title"] + (f" ({', '.join(extra)})" if extra else "")
 
 
+def _resolve(side, title: str, kind: str, index: str) -> tuple[int | None, str | None]:
+    """(id, note) of a title on one side of the index; (None, None) after printing why not
+    (ambiguous, or not found with suggestions) to stderr."""
+    found = side.lookup.resolve(title)
+    if found.ambiguous:
+        listed = "; ".join(_describe(side, i) for i in found.candidates[:10])
+        print(f"index: {title!r} may be any of {len(found.candidates)} {kind}: {listed}. "
+              "Give the full title.", file=sys.stderr)
+        return None, None
+    if found.id is None:
+        hint = (f"; did you mean: {'; '.join(found.suggestions)}?" if found.suggestions else "")
+        print(f"index: no {kind[:-1]} titled {title!r} in {index}{hint}", file=sys.stderr)
+        return None, None
+    note = f"{title!r} -> {side.title(found.id)!r} ({found.how})" if found.how != "title" else None
+    return found.id, note
+
+
+def _ranking_item(ranking, films, title: str, index: str) -> int | None:
+    """The ratings' item of a title: through the films' lookup (redirects, accents,
+    qualifiers), else the catalogue's own title; None after saying why on stderr."""
+    from index.ranking import RankingError
+
+    by_catalogue = ranking.items_titled(title)
+    found = films.lookup.resolve(title)
+    if found.id is not None and not found.ambiguous:
+        items = ranking.items_of_film(found.id)
+        if items:
+            return items[0]
+        if not by_catalogue:
+            raise RankingError(f"{films.title(found.id)!r} is not among the rated films "
+                               "(no item of the ratings is linked to it)")
+    if by_catalogue:
+        return by_catalogue[0]
+    _resolve(films, title, "films", index)  # says why on stderr: not found, or ambiguous
+    return None
+
+
+def _ranking_query(args) -> int:
+    from index.folder import open_index, open_ranking
+    from index.ranking import for_ratings, for_user, parse_rated, similar_items, user_id
+
+    ranking = open_ranking(args.index)
+    if args.user is not None:
+        answers = for_user(ranking, user_id(ranking, args.user.strip()), args.k)
+        heading = f"Films for user {args.user} (ranking model; films the user rated left out)"
+    else:
+        films = open_index(args.index, "films")
+        wanted = (parse_rated(args.rated) if args.rated
+                  else [(check_title(t), None) for t in args.titles])
+        items = {}
+        for title, stars in wanted:
+            item = _ranking_item(ranking, films, check_title(title), args.index)
+            if item is None:
+                return NOT_FOUND
+            items[item] = stars
+        if args.rated:
+            answers = for_ratings(ranking, items, args.k)
+            heading = "Films for someone who rated " + ", ".join(
+                f"{ranking.describe(i)['title']} {s:g}" for i, s in items.items())
+        else:
+            answers = similar_items(ranking, list(items), args.k)
+            heading = "Films like " + ", ".join(ranking.describe(i)["title"] for i in items) \
+                + " by the ranking model (cosine of the item vectors)"
+    rows = [{"rank": r, **ranking.describe(i), "score": round(score, 6)}
+            for r, (i, score) in enumerate(answers, 1)]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    print(heading)
+    print(_format_table([_Row(row) for row in rows], "films", "score"))
+    return 0
+
+
+class _Row:
+    """A ranking answer in the shape _format_table reads."""
+
+    def __init__(self, row: dict) -> None:
+        self.rank, self.title, self.similarity = row["rank"], row["title"], row["score"]
+        self.facts = {"year": row["year"], "director": None}
+
+
 def _query(args) -> int:
     from index.folder import open_index
     from index.query import nearest
 
+    modes = [bool(args.user is not None), bool(args.rated),
+             bool(args.titles) and not args.by_ratings, bool(args.titles) and args.by_ratings]
+    if sum(modes) != 1 or (args.links and (args.user is not None or args.rated
+                                           or args.by_ratings)):
+        raise UsageError("give titles (with --by-ratings or --links, or neither), or --user "
+                         "USER_ID, or --rated TITLE=STARS ...: one of them")
+    if not modes[2]:
+        return _ranking_query(args)
     kind = "links" if args.links else "films"
     titles = [check_title(t) for t in args.titles]  # before the index is opened
     side = open_index(args.index, kind)
     ids, notes = [], []
     for title in titles:
-        found = side.lookup.resolve(title)
-        if found.ambiguous:
-            listed = "; ".join(_describe(side, i) for i in found.candidates[:10])
-            print(f"index: {title!r} may be any of {len(found.candidates)} {kind}: {listed}. "
-                  "Give the full title.", file=sys.stderr)
+        found, note = _resolve(side, title, kind, args.index)
+        if found is None:
             return NOT_FOUND
-        if found.id is None:
-            hint = (f"; did you mean: {'; '.join(found.suggestions)}?" if found.suggestions
-                    else "")
-            print(f"index: no {kind[:-1]} titled {title!r} in {args.index}{hint}",
-                  file=sys.stderr)
-            return NOT_FOUND
-        ids.append(found.id)
-        if found.how != "title":
-            notes.append(f"{title!r} -> {side.title(found.id)!r} ({found.how})")
+        ids.append(found)
+        if note:
+            notes.append(note)
     neighbours = nearest(side, ids, args.k, exact=args.exact, search_k=args.search_k)
     if args.json:
         for n in neighbours:
@@ -163,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         args.quiet = True  # a query prints its answer, not log lines
     cli.setup_logging(args)
     from index.folder import IndexFolderError
+    from index.ranking import RankingError
 
     try:
         if args.command == "build":
@@ -170,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = cli.load(args)
             manifest = build_index(args.run, args.out, cfg, tables_dir=args.tables,
-                                   overwrite=args.overwrite)
+                                   ranking_run=args.ranking_run, overwrite=args.overwrite)
             print(json.dumps({"index": args.out, "id": manifest["id"],
                               **{k: {"items": manifest[k]["items"],
                                      "search": manifest[k]["recall"]["search"],
@@ -187,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)
+    except RankingError as e:
+        print(f"index: {e}", file=sys.stderr)
+        return NOT_FOUND
     except (ConfigError, IndexFolderError, UsageError, OSError) as e:
         print(f"index: error: {e}", file=sys.stderr)
         return BAD_INPUT

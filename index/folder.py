@@ -215,10 +215,33 @@ def verify_index(folder: str | Path) -> list[str]:
     folder = Path(folder)
     manifest = read_index_manifest(folder)
     lines = []
+    ranking_files = list(((manifest.get("ranking") or {}).get("files") or {}).values())
     for kind in KINDS:
         entries = list(side_files(manifest, kind, folder).values())
         entries += list(((manifest[kind].get("colink") or {}).get("files") or {}).values())
+        entries += ranking_files if kind == KINDS[-1] else []
         for entry in entries:
             path = check_file(folder, entry, force=True)
             lines.append(f"ok {path} ({entry['bytes']} bytes, sha256 {entry['sha256'][:12]})")
     return lines
+
+
+def open_ranking(folder: str | Path):
+    """The ranking model of an index folder (index.ranking), every file checked first;
+    IndexFolderError when the index was built without one."""
+    from index.ranking import open_ranking as open_files
+
+    folder = Path(folder)
+    manifest = read_index_manifest(folder)
+    entry = manifest.get("ranking")
+    if not entry:
+        raise IndexFolderError(f"{folder} holds no ranking model: build it with `python -m "
+                               "index build --run RUN_DIR --ranking-run RANKING_DIR --out "
+                               "INDEX_DIR`")
+    try:
+        return open_files(folder, entry, check_file, read_arrow)
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, IndexFolderError):
+            raise
+        raise IndexFolderError(f"{folder / 'manifest.json'}: bad ranking entry ({e}); "
+                               f"{REBUILD}") from e

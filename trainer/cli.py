@@ -13,7 +13,8 @@ from pathlib import Path
 
 from conf import ConfigError, cli, load_config
 
-USAGE = "Train film and link vectors on a tables folder, and measure a finished run."
+USAGE = ("Train film and link vectors on a tables folder, measure a finished run, and train "
+         "a ranking model on ratings.")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +31,23 @@ def _parser() -> argparse.ArgumentParser:
                        help="continue the run in --out from its latest checkpoint")
     train.add_argument("--overwrite", action="store_true",
                        help="replace the run folder already at --out")
+    rank = cli.subcommand(
+        sub, "rank", "Train a ranking model (BPR) on a ratings folder, its items made of their "
+        "genres and their films' Wikipedia links and vectors, and write a ranking run folder "
+        "(user and item vectors, the split, per-user AUC beside the baselines), manifest last.",
+        "python -m trainer rank --ratings data/ratings --films-run data/run --out data/ranking")
+    rank.add_argument("--ratings", required=True, metavar="RATINGS_DIR",
+                      help="folder written by spark_jobs.ratings")
+    rank.add_argument("--films-run", metavar="RUN_DIR",
+                      help="a films run (`train`) on the tables the ratings are linked to: "
+                      "the Wikipedia features of the linked items")
+    rank.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    rank.add_argument("--resume", action="store_true",
+                      help="continue the run in --out from its latest checkpoint")
+    rank.add_argument("--overwrite", action="store_true",
+                      help="replace the ranking run folder already at --out")
+    cli.add_config_arguments(rank)
+    cli.add_logging_arguments(rank)
     evaluate = cli.subcommand(
         sub, "evaluate", "Held-out metrics of a finished run's vectors, and with --pairs or "
         "--ratings their quality beside the co-link baselines.",
@@ -120,6 +138,15 @@ def main(argv: list[str] | None = None) -> int:
                               "quality": manifest["quality"],
                               **({"incomplete_tables": manifest["tables"]["incomplete"]}
                                  if "incomplete" in manifest["tables"] else {})},
+                             indent=2, default=float))
+        elif args.command == "rank":
+            cfg = cli.load(args)
+            from trainer.recommend.train import run as rank
+
+            manifest = rank(args.ratings, args.out, cfg, films_run=args.films_run,
+                            resume=args.resume, overwrite=args.overwrite)
+            print(json.dumps({"run": args.out, "features": manifest["features"],
+                              "epochs": manifest["epochs"], "auc": manifest["auc"]},
                              indent=2, default=float))
         else:
             print(json.dumps(_evaluate(args), indent=2, default=float))

@@ -43,8 +43,15 @@ class PairSampler:
     @classmethod
     def build(cls, positives: np.ndarray, n_items: int, item_counts: np.ndarray,
               power: float) -> PairSampler:
-        keys = positives[:, 0].astype(np.int64) * n_items + positives[:, 1]
         p = np.power(np.maximum(item_counts.astype(np.float64), 1.0), power)
+        return cls.from_weights(positives, p)
+
+    @classmethod
+    def from_weights(cls, positives: np.ndarray, weights: np.ndarray) -> PairSampler:
+        """Negatives drawn in proportion to `weights` [n_items] (0: never drawn)."""
+        n_items = len(weights)
+        keys = positives[:, 0].astype(np.int64) * n_items + positives[:, 1]
+        p = weights.astype(np.float64)
         return cls(n_items=n_items, known_keys=tf.constant(np.unique(keys), dtype=tf.int64),
                    negative_cdf=tf.constant(np.cumsum(p) / p.sum(), dtype=tf.float64))
 

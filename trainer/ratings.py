@@ -60,3 +60,52 @@ def load_ratings(folder: str | Path, tables_id: str | None = None) -> Ratings:
                    user=ratings["user_id"].to_numpy().astype(np.int32), item=item,
                    film=film_of_item[item] if len(item) else item,
                    rating=ratings["rating"].to_numpy().astype(np.float32))
+
+
+@dataclass
+class Catalogue:
+    """The items and users of a ratings folder, row = dense id."""
+
+    item_source: list[str]
+    item_title: list[str | None]
+    item_year: list[int | None]
+    item_genres: list[list[str]]
+    item_film: np.ndarray  # int32 film id of the tables, -1 where not linked
+    user_source: list[str]
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_source)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_source)
+
+
+def load_catalogue(ratings: Ratings) -> Catalogue:
+    """The items (source id, title, year, genres, film) and users (source id) of a ratings
+    folder already opened by load_ratings."""
+    folder = Path(ratings.folder)
+    tables = ratings.manifest["tables"]
+    try:
+        items = pq.read_table(folder / tables["items"]["path"]).sort_by("item_id")
+        users = pq.read_table(folder / tables["users"]["path"],
+                              columns=["user_id", "source_id"]).sort_by("user_id")
+    except (OSError, KeyError, ValueError) as e:
+        raise RatingsError(f"{folder}: cannot read its items or users table ({e}); run "
+                           "`python -m spark_jobs.ratings` again") from e
+    for name, table, column in (("items", items, "item_id"), ("users", users, "user_id")):
+        ids = table[column].to_numpy()
+        if not np.array_equal(ids, np.arange(len(ids))):
+            raise RatingsError(f"{folder}: the {name} table's ids are not dense 0..n-1; run "
+                               "`python -m spark_jobs.ratings` again")
+    genres = (items["genres"].to_pylist() if "genres" in items.column_names
+              else [None] * items.num_rows)
+    return Catalogue(
+        item_source=[str(s) for s in items["source_id"].to_pylist()],
+        item_title=items["title"].to_pylist(),
+        item_year=items["year"].to_pylist() if "year" in items.column_names
+        else [None] * items.num_rows,
+        item_genres=[list(g or []) for g in genres],
+        item_film=items["film_id"].fill_null(-1).to_numpy().astype(np.int32),
+        user_source=[str(s) for s in users["source_id"].to_pylist()])

@@ -83,7 +83,7 @@ def build_model(data: Data, cfg) -> FilmEmbeddingModel:
                               seed=t["seed"])
 
 
-class _State:
+class TrainingState:
     """Where the run is (epoch, step within it) and the metrics so far, saved with checkpoints."""
 
     def __init__(self, folder: Path) -> None:
@@ -124,7 +124,7 @@ class Trainer:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, ckpt_dir, max_to_keep=2)
-        self.state = _State(ckpt_dir)
+        self.state = TrainingState(ckpt_dir)
         self.writer = None  # made when training starts: a refused resume leaves logs/ alone
 
     def _loss_fn(self):

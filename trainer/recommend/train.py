@@ -1,0 +1,355 @@
+"""The ranking run: ratings (+ a films run) -> split -> features -> BPR model -> run folder.
+
+    run(ratings_dir, run_dir, cfg, films_run=None, resume=False, overwrite=False) -> manifest
+
+The model of `rank.features` is trained with checkpoints at each epoch end, early stopping on
+the validation ratings, TensorBoard scalars, and `--resume` (batches are pure functions of
+(seed, epoch, step): trainer/pipeline.py). With `rank.compare`, models with fewer features
+(ids only; ids + genres) are trained on the same split and reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from conf import ConfigError
+from conf.manifest import MANIFEST, RANKING_KIND, STARTED, write_json
+from conf.outputs import OutputFolderError, check_output_folder, folder_kind
+from trainer.optimizers import make_optimizer
+from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
+from trainer.ratings import Catalogue, Ratings, load_catalogue, load_ratings
+from trainer.recommend.features import (
+    FEATURE_SETS,
+    USER_GROUPS,
+    Features,
+    item_features,
+    user_features,
+)
+from trainer.recommend.metrics import AucTask, VectorScorer, mean_auc
+from trainer.recommend.model import RankingModel, pairwise_loss
+from trainer.recommend.split import Split, make_split
+from trainer.run_folder import RunFolderError, read_run_manifest
+from trainer.train import TrainingState
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FilmsRun:
+    """What a films run gives the items linked to its films."""
+
+    folder: str
+    manifest: dict
+    vectors: np.ndarray  # [n_films, d]
+    film_links: np.ndarray  # [n, 2] film, link
+    film_link_counts: np.ndarray
+    link_titles: list[str]
+    film_titles: list[str]
+    n_films: int
+
+
+@dataclass
+class RankingData:
+    ratings: Ratings
+    catalogue: Catalogue
+    split: Split
+    positives: np.ndarray  # [n, 2] user, item: the training positives
+    positive_weights: np.ndarray | None  # how often each is drawn; None: once an epoch
+    trained_items: np.ndarray  # bool [n_items]: items with training ratings
+    validation: AucTask
+    test: AucTask
+    cold: AucTask
+    films: FilmsRun | None
+
+
+def load_films_run(run_dir: str | Path) -> FilmsRun:
+    """A finished films run (python -m trainer train) and the tables it was trained on."""
+    from trainer.tables import load_tables
+
+    manifest = read_run_manifest(run_dir)
+    tables = load_tables(manifest["tables"]["folder"])
+    if tables.manifest["id"] != manifest["tables"]["id"]:
+        raise RunFolderError(f"{run_dir} was trained on tables {manifest['tables']['id'][:8]} "
+                             f"but {manifest['tables']['folder']} now holds "
+                             f"{tables.manifest['id'][:8]}")
+    vectors = np.load(Path(run_dir) / manifest["embeddings"]["films"])
+    return FilmsRun(folder=str(run_dir), manifest=manifest, vectors=vectors,
+                    film_links=tables.film_links, film_link_counts=tables.film_link_counts,
+                    link_titles=tables.link_titles, film_titles=tables.film_titles,
+                    n_films=tables.n_films)
+
+
+def check_features(features: list[str], user_groups: list[str],
+                   films: FilmsRun | None) -> None:
+    unknown = [f for f in features if f not in FEATURE_SETS]
+    if unknown or not features:
+        raise ConfigError(f"rank.features = {features}: choose from {list(FEATURE_SETS)}")
+    wiki = [f for f in features if f in ("links", "film_vector")]
+    if not user_groups or any(g not in USER_GROUPS for g in user_groups):
+        raise ConfigError(f"rank.user_features = {user_groups}: choose from {list(USER_GROUPS)}")
+    if wiki and films is None:
+        raise ConfigError(f"rank.features {wiki} need a films run: pass --films-run RUN_DIR "
+                          "(python -m trainer train), or leave them out")
+
+
+def prepare_data(ratings: Ratings, films: FilmsRun | None, cfg) -> RankingData:
+    """The split, the training positives and the three AUC tasks (split.py, metrics.py)."""
+    r = cfg["rank"]
+    catalogue = load_catalogue(ratings)
+    split = make_split(ratings.user, ratings.item, catalogue.item_film,
+                       test_per_user=r["test_per_user"],
+                       validation_per_user=r["validation_per_user"],
+                       cold_share=r["cold_share"], seed=r["seed"])
+    train = split.train
+    liked = ratings.rating[train] >= r["min_rating"]
+    if r["disliked_weight"] <= 0:
+        train, liked = train[liked], liked[liked]
+    positives = np.stack([ratings.user[train], ratings.item[train]], axis=1).astype(np.int32)
+    # Every positive drawn once an epoch, or (with disliked ratings among them) drawn in
+    # proportion to its weight.
+    weights = (None if liked.all()
+               else np.where(liked, 1.0, r["disliked_weight"]).astype(np.float64))
+    trained = np.zeros(catalogue.n_items, bool)
+    trained[ratings.item[split.train]] = True
+    warm = np.flatnonzero(split.warm_items(catalogue.n_items))
+
+    def task(name, rows, candidates):
+        return AucTask.build(name, ratings.user[rows], ratings.item[rows], ratings.rating[rows],
+                             candidates, r["min_rating"], r["eval_max_users"], r["seed"])
+
+    return RankingData(ratings=ratings, catalogue=catalogue, split=split, positives=positives,
+                       positive_weights=weights, trained_items=trained,
+                       validation=task("validation", split.validation, warm),
+                       test=task("test", split.test, warm),
+                       cold=task("cold", split.cold_test, split.cold_items), films=films)
+
+
+def features_for(data: RankingData, use: list[str], cfg) -> Features:
+    f = data.films
+    return item_features(use, n_items=data.catalogue.n_items, trained_items=data.trained_items,
+                         item_genres=data.catalogue.item_genres,
+                         item_film=data.catalogue.item_film,
+                         film_links=f.film_links if f else None,
+                         link_titles=f.link_titles if f else None,
+                         film_vectors=f.vectors if f else None,
+                         link_min_items=cfg["rank"]["link_min_items"])
+
+
+def users_for(data: RankingData, use: list[str]) -> Features:
+    """The users' features (features.user_features) from their training ratings."""
+    train = data.split.train
+    return user_features(use, n_users=data.catalogue.n_users, n_items=data.catalogue.n_items,
+                         user=data.ratings.user[train], item=data.ratings.item[train])
+
+
+class RankingTrainer:
+    """One model's training: its features, optimizer, batches and (with a run folder)
+    checkpoints and TensorBoard scalars."""
+
+    def __init__(self, data: RankingData, features: Features, cfg,
+                 run_dir: Path | None = None, name: str = "model") -> None:
+        self.data, self.features, self.cfg, self.name = data, features, cfg, name
+        r = self.r = cfg["rank"]
+        self.user_features = users_for(data, r["user_features"])
+        self.model = RankingModel(self.user_features, features, r["dim"],
+                                  seed=r["seed"], stddev=r["init_stddev"])
+        self.optimizer = make_optimizer(r["optimizer"], r["learning_rate"])
+        self.optimizer.build(self.model.trainable_variables)
+        # Negatives: among the items with training ratings (an item nobody rated in training
+        # is never pushed down for it), in proportion to their ratings ** negative_power.
+        counts = np.bincount(data.positives[:, 1], minlength=data.catalogue.n_items)
+        self.sampler = PairSampler.from_weights(
+            data.positives, data.trained_items * np.power(np.maximum(counts, 1.0),
+                                                          r["negative_power"]))
+        self.steps_per_epoch = steps_per_epoch(len(data.positives), r["batch_size"])
+        self.step_fn = self._make_step()
+        self.state = TrainingState(run_dir / "checkpoints") if run_dir else None
+        self.run_dir = run_dir
+        if run_dir:
+            (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+            self.manager = tf.train.CheckpointManager(self.checkpoint, run_dir / "checkpoints",
+                                                      max_to_keep=2)
+        else:
+            self.state = TrainingState(Path("."))  # in memory only: never saved
+
+    def _make_step(self):
+        model, optimizer, r = self.model, self.optimizer, self.r
+
+        @tf.function
+        def step(batch):
+            with tf.GradientTape() as tape:
+                scores, users, items = model({"user": batch["film"], "item": batch["item"]})
+                loss = tf.reduce_mean(pairwise_loss(scores, batch["weight"], r["loss"]))
+                reg = r["l2"] * (tf.reduce_mean(tf.reduce_sum(users * users, -1))
+                                 + tf.reduce_mean(tf.reduce_sum(items * items, -1)))
+                # Summed over the batch's positives (as trainer/steps.py): a row's update
+                # does not shrink with the batch size.
+                total = (loss + reg) * tf.cast(tf.shape(scores)[0], tf.float32)
+            variables = model.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables,
+                                          strict=True))
+            return loss
+        return step
+
+    def dataset(self, epoch: int, first_step: int) -> tf.data.Dataset:
+        r = self.r
+        return pointwise_dataset(self.data.positives, self.sampler, batch_size=r["batch_size"],
+                                 negatives_per_positive=r["negatives_per_positive"],
+                                 policy="reject", reject_rounds=3, seed=r["seed"],
+                                 epoch=epoch, counts=self.data.positive_weights,
+                                 first_step=first_step)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.export_vectors()
+
+    def auc(self, task: AucTask) -> float:
+        return mean_auc(VectorScorer(*self.vectors()), task)
+
+    def resume(self) -> None:
+        """Restore the latest checkpoint; RunFolderError when it does not fit this model."""
+        if self.manager.latest_checkpoint is None or not self.state.path.exists():
+            raise RunFolderError(f"{self.run_dir}: no checkpoint to resume from; start "
+                                 "without --resume")
+        try:
+            self.checkpoint.restore(
+                self.manager.latest_checkpoint).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise RunFolderError(f"{self.manager.latest_checkpoint} does not fit this model "
+                                 f"({first[:200]}): resume with the ratings and settings the "
+                                 "run started with, or start a new run") from e
+        self.state.load()
+
+    def _should_stop(self) -> bool:
+        patience, history = self.r["early_stop_patience"], self.state.history
+        if not patience or len(history) <= patience:
+            return False
+        best_before = max(h["validation_auc"] for h in history[:-patience])
+        recent = max(h["validation_auc"] for h in history[-patience:])
+        return recent < best_before + self.r["early_stop_min_delta"]
+
+    def fit(self, stop_after_steps: int | None = None) -> list[dict]:
+        """Train to rank.epochs or early stop; the per-epoch history (loss, validation AUC)."""
+        r, state = self.r, self.state
+        writer = (tf.summary.create_file_writer(str(self.run_dir / "logs" / "train"))
+                  if self.run_dir else None)
+        while state.epoch < r["epochs"] and not (state.history and self._should_stop()):
+            started = time.perf_counter()
+            losses = []
+            for batch in self.dataset(state.epoch, state.step):
+                losses.append(float(self.step_fn(batch)))
+                state.step += 1
+                state.global_step += 1
+                if stop_after_steps is not None and state.global_step >= stop_after_steps:
+                    return state.history
+            seconds = time.perf_counter() - started
+            metrics = {"epoch": state.epoch + 1, "loss": float(np.mean(losses)),
+                       "validation_auc": self.auc(self.data.validation), "seconds": seconds,
+                       "positives_per_s": len(losses) * min(r["batch_size"],
+                                                            len(self.data.positives))
+                       / max(seconds, 1e-9)}
+            state.history.append(metrics)
+            state.epoch, state.step = state.epoch + 1, 0
+            if self.run_dir:
+                self.manager.save(checkpoint_number=state.global_step)
+                state.save()
+                with writer.as_default(step=state.epoch):
+                    for key in ("loss", "validation_auc", "positives_per_s"):
+                        tf.summary.scalar(key, metrics[key])
+            logger.info("%s epoch %d: loss %.4f  validation AUC %.4f  %.1f s", self.name,
+                        state.epoch, metrics["loss"], metrics["validation_auc"], seconds)
+        if writer:
+            writer.flush()
+        return state.history
+
+
+def _started_on(run_dir: Path) -> str | None:
+    for name in (MANIFEST, STARTED):
+        try:
+            return json.loads((run_dir / name).read_text())["ratings"]["id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: bool,
+                    overwrite: bool) -> None:
+    """As trainer.train.prepare_run_dir, for a ranking run started on a ratings folder."""
+    if resume:
+        if folder_kind(run_dir) != RANKING_KIND or not (run_dir / "checkpoints").is_dir():
+            raise RunFolderError(f"{run_dir}: nothing to resume (not a ranking run folder with "
+                                 "checkpoints/); start without --resume")
+        started_on = _started_on(run_dir)
+        if started_on != ratings.manifest["id"]:
+            raise RunFolderError(f"{run_dir} was started on ratings {(started_on or '?')[:8]}, "
+                                 f"but {ratings.folder} holds ratings "
+                                 f"{ratings.manifest['id'][:8]}: resume with the ratings it "
+                                 "started on, or start a new run in another folder")
+        return
+    try:
+        existing = check_output_folder(
+            run_dir, RANKING_KIND, "ranking run folder", inputs=inputs, overwrite=overwrite,
+            how_to_replace="pass --resume to continue its run or --overwrite to start again")
+    except OutputFolderError as e:
+        raise RunFolderError(str(e)) from e
+    if existing.exists and not existing.empty:
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / STARTED, {
+        "kind": RANKING_KIND, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "ratings": {"folder": str(Path(ratings.folder).resolve()), "id": ratings.manifest["id"]},
+    })
+
+
+def comparison_feature_sets(use: list[str]) -> dict[str, list[str]]:
+    """The models reported beside the configured one: ids only, and ids + genres."""
+    sets = {"ids": ["ids"], "ids+genres": ["ids", "genres"]}
+    return {name: s for name, s in sets.items() if set(s) != set(use)}
+
+
+def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = None,
+        resume: bool = False, overwrite: bool = False,
+        stop_after_steps: int | None = None) -> dict | None:
+    """Train, compare, export; returns the manifest (None when stopped by stop_after_steps)."""
+    from trainer.recommend import export
+
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    r = cfg["rank"]
+    if r["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    films = load_films_run(films_run) if films_run else None
+    ratings = load_ratings(ratings_dir, films.manifest["tables"]["id"] if films else None)
+    check_features(r["features"], r["user_features"], films)
+    prepare_run_dir(run_dir, ratings, [ratings_dir, *([films_run] if films_run else [])],
+                    resume, overwrite)
+    data = prepare_data(ratings, films, cfg)
+    trainer = RankingTrainer(data, features_for(data, r["features"], cfg), cfg, run_dir,
+                             name="+".join(r["features"]))
+    if resume:
+        trainer.resume()
+        (run_dir / MANIFEST).unlink(missing_ok=True)
+    logger.info("ranking: %d users, %d items (%d cold), %d training positives, %d steps/epoch",
+                data.catalogue.n_users, data.catalogue.n_items, len(data.split.cold_items),
+                len(data.positives), trainer.steps_per_epoch)
+    trainer.fit(stop_after_steps)
+    if stop_after_steps is not None and trainer.state.global_step >= stop_after_steps \
+            and trainer.state.epoch < r["epochs"]:
+        return None
+    compared = {}
+    if r["compare"]:
+        for name, use in comparison_feature_sets(r["features"]).items():
+            other = RankingTrainer(data, features_for(data, use, cfg), cfg, name=name)
+            other.fit()
+            compared[name] = other
+    return export.export_run(trainer, compared, data, cfg, run_dir,
+                             seconds=time.perf_counter() - started)
