@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
 .PHONY: setup demo test test-fast bench bench-ingest bench-parse bench-train bench-index \
-	bench-quality zip lint clean \
+	bench-quality bench-ranking zip lint clean \
 	download full
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
@@ -53,7 +53,7 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
-bench: bench-ingest bench-parse bench-train bench-index bench-quality
+bench: bench-ingest bench-parse bench-train bench-index bench-quality bench-ranking
 	$(PY) -m bench.report --write
 
 bench-ingest: setup
@@ -71,6 +71,10 @@ bench-index: setup
 # Film similarity on real films and ratings (../shared/data), against the baselines.
 bench-quality: setup
 	$(PY) -m bench.quality
+
+# Ranking on MovieLens-100K linked to the films-cast films (docs/recommend.md).
+bench-ranking: setup
+	$(PY) -m bench.ranking --variants
 
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip

@@ -43,6 +43,26 @@ def quality(r: dict) -> list[str]:
     return rows
 
 
+def scorer_order(names) -> list[str]:
+    """Baselines first, then models with more features."""
+    first = ["popularity", "item_knn", "content_knn", "ids", "ids+genres"]
+    return [n for n in first if n in names] + sorted(n for n in names if n not in first)
+
+
+def ranking(r: dict) -> list[str]:
+    names = scorer_order(r["auc"]["test"])
+    rows = [f"### Ranking for people, MovieLens-100K {_source('ranking', r)}", "",
+            "| per-user AUC | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for task in ("test", "cold"):
+        rows.append(f"| {task} | " + " | ".join(f"{r['auc'][task][n]:.3f}" for n in names)
+                    + " |")
+    one, seconds = r["one_model"], r["seconds"]
+    rows += ["", f"`trainer rank`: {seconds['rank_command_one_model']:.0f} s for the model "
+             f"alone ({one['epochs']} epochs, {one['positives_per_s']:,.0f} positives/s), "
+             f"{seconds['rank_command']:.0f} s with the two comparison models."]
+    return rows
+
+
 def ingestion(r: dict) -> list[str]:
     two, one, mb = r["two_cores"], r["one_core"], r["dump"]["xml_bytes"] / 1e6
     rows = [f"### Ingestion, {mb:,.0f} MB of XML {_source('ingest', r)}", "",
@@ -86,8 +106,8 @@ def index(r: dict) -> list[str]:
 
 def render() -> str:
     parts = []
-    for name, table in (("quality", quality), ("ingest", ingestion), ("train", training),
-                        ("index", index)):
+    for name, table in (("quality", quality), ("ranking", ranking), ("ingest", ingestion),
+                        ("train", training), ("index", index)):
         result = _load(name)
         if result is not None:
             parts.append("\n".join(table(result)))

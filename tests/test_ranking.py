@@ -269,3 +269,16 @@ def test_fold_in_points_a_new_user_at_what_they_liked():
     assert [i for i, _ in for_user(ranking, 0, 2)] == [3, 4]
     with pytest.raises(RankingError, match="liked"):
         fold_in(ranking, {0: 2.0})
+
+
+def test_an_interrupted_run_resumes_to_the_same_vectors(franchise, tmp_path):
+    from trainer.recommend.train import run
+
+    cfg = load_config("test", ["rank.epochs=15", "rank.cold_share=0.25", "rank.compare=false"])
+    args = (str(franchise["ratings"]), tmp_path / "ranking", cfg)
+    assert run(*args, films_run=str(franchise["films_run"]), stop_after_steps=40) is None
+    assert not (tmp_path / "ranking" / "manifest.json").exists()
+    run(*args, films_run=str(franchise["films_run"]), resume=True)
+    for name in ("users.npy", "items.npy"):
+        assert np.array_equal(np.load(tmp_path / "ranking" / "embeddings" / name),
+                              np.load(franchise["ranking"] / "embeddings" / name)), name

@@ -101,9 +101,21 @@ def evaluate_all(trainer, compared: dict, data) -> dict:
         scorers["content_knn"] = ContentKNN(train, links)
     for name, other in compared.items():
         scorers[name] = VectorScorer(*other.vectors())
-    scorers[trainer.name] = VectorScorer(*trainer.vectors())
-    return {task.name: {name: mean_auc(scorer, task) for name, scorer in scorers.items()}
-            for task in (data.test, data.cold)}
+    model = scorers[trainer.name] = VectorScorer(*trainer.vectors())
+    auc = {task.name: {name: mean_auc(scorer, task) for name, scorer in scorers.items()}
+           for task in (data.test, data.cold)}
+    # How much the protocol's counting of training items as negatives costs: the same
+    # scores with each user's training items ranked last.
+    seen = interactions(data.ratings.user[data.split.train], data.ratings.item[data.split.train],
+                        c.n_users, c.n_items)
+
+    def training_items_last(users):
+        scores = np.array(model(users), dtype=np.float64)
+        scores[seen[users].toarray() > 0] = -np.inf
+        return scores
+
+    auc["test_training_items_last"] = {trainer.name: mean_auc(training_items_last, data.test)}
+    return auc
 
 
 def write_projector(logdir: Path, users: np.ndarray, items: np.ndarray, data, trainer,
