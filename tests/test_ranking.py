@@ -161,7 +161,9 @@ def test_a_user_who_likes_a_franchise_gets_its_other_films_first(franchise, caps
                      "-k", "5"]) == 0
         rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         cluster = (int(user) - 1) % CLUSTERS
-        assert [r["film_id"] // PER_CLUSTER for r in rows] == [cluster] * 5
+        clusters = [r["film_id"] // PER_CLUSTER for r in rows]
+        # Its films first (by chance, three of eight clusters' films: 1 in 512).
+        assert clusters[:3] == [cluster] * 3 and clusters.count(cluster) >= 4, clusters
         rated = np.load(franchise["ranking"] / "embeddings" / "rated_items.npy")
         indptr = np.load(franchise["ranking"] / "embeddings" / "rated_indptr.npy")
         mine = set(rated[indptr[int(user) - 1]:indptr[int(user)]].tolist())
