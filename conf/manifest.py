@@ -19,6 +19,8 @@ RUN_KIND, RUN_SCHEMA_VERSION = "wikifilms.run", 1
 RATINGS_KIND, RATINGS_SCHEMA_VERSION = "wikifilms.ratings", 1
 # A ranking run (trainer.recommend): user and item vectors learned from a ratings folder.
 RANKING_KIND, RANKING_SCHEMA_VERSION = "wikifilms.ranking_run", 1
+# A rating run (trainer.recommend.rating): predicted stars, RMSE and MAE beside baselines.
+RATING_KIND, RATING_SCHEMA_VERSION = "wikifilms.rating_run", 1
 # Index schema 2: every file listed with its whole-file SHA-256 (1 had a partial fingerprint).
 INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 2
 

@@ -6,7 +6,7 @@ from conf import ConfigError, load_config, read_properties, resolve_conf_path
 def test_base_defaults_load_and_have_every_section():
     cfg = load_config()
     assert set(cfg) == {"spark", "ingest", "links", "pairs", "sample", "train", "eval", "export",
-                        "index", "download", "ratings", "rank"}
+                        "index", "download", "ratings", "rank", "rate"}
     assert cfg["links"]["min_film_count"] == 3
     assert cfg["spark"]["master"] == "local[*]"
 

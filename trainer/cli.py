@@ -48,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
                       help="replace the ranking run folder already at --out")
     cli.add_config_arguments(rank)
     cli.add_logging_arguments(rank)
+    rate = cli.subcommand(
+        sub, "rate", "Train a rating model (predicted stars) on a ratings folder and measure "
+        "RMSE and MAE beside the baselines (global mean, biases, biased matrix factorisation, "
+        "most common rating) on the same split or folds; write a rating run folder.",
+        "python -m trainer rate --ratings data/ratings --films-run data/run --out data/rating "
+        "-p rate.folds=5")
+    rate.add_argument("--ratings", required=True, metavar="RATINGS_DIR",
+                      help="folder written by spark_jobs.ratings")
+    rate.add_argument("--films-run", metavar="RUN_DIR",
+                      help="a films run on the tables the ratings are linked to (the "
+                      "Wikipedia features)")
+    rate.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    rate.add_argument("--overwrite", action="store_true",
+                      help="replace the rating run folder already at --out")
+    cli.add_config_arguments(rate)
+    cli.add_logging_arguments(rate)
     evaluate = cli.subcommand(
         sub, "evaluate", "Held-out metrics of a finished run's vectors, and with --pairs or "
         "--ratings their quality beside the co-link baselines.",
@@ -148,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"run": args.out, "features": manifest["features"],
                               "epochs": manifest["epochs"], "auc": manifest["auc"]},
                              indent=2, default=float))
+        elif args.command == "rate":
+            cfg = cli.load(args)
+            from trainer.recommend.rating import run as rate
+
+            manifest = rate(args.ratings, args.out, cfg, films_run=args.films_run,
+                            overwrite=args.overwrite)
+            print(json.dumps({"run": args.out, "summary": manifest["summary"]}, indent=2,
+                             default=float))
         else:
             print(json.dumps(_evaluate(args), indent=2, default=float))
     except (ConfigError, TablesError, RunFolderError, TruthError, RatingsError, OSError) as e:

@@ -19,6 +19,7 @@ COMMANDS = {
     "train": ("trainer.cli", ["train"], "tables -> run folder of film and link vectors"),
     "evaluate": ("trainer.cli", ["evaluate"], "a run's held-out metrics and quality report"),
     "rank": ("trainer.cli", ["rank"], "ratings + run folder -> ranking run (films for people)"),
+    "rate": ("trainer.cli", ["rate"], "ratings + run folder -> predicted stars beside baselines"),
     "index": ("index.cli", ["build"], "run folder -> index folder"),
     "query": ("index.cli", ["query"], "films like X, for someone who liked X, Y, Z, for a user"),
     "verify": ("index.cli", ["verify"], "re-hash every file of an index folder"),

@@ -282,10 +282,11 @@ def _started_on(run_dir: Path) -> str | None:
 
 
 def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: bool,
-                    overwrite: bool) -> None:
-    """As trainer.train.prepare_run_dir, for a ranking run started on a ratings folder."""
+                    overwrite: bool, kind: str = RANKING_KIND) -> None:
+    """As trainer.train.prepare_run_dir, for a run of `kind` started on a ratings folder."""
+    what = kind.split(".", 1)[1].replace("_", " ") + " folder"
     if resume:
-        if folder_kind(run_dir) != RANKING_KIND or not (run_dir / "checkpoints").is_dir():
+        if folder_kind(run_dir) != kind or not (run_dir / "checkpoints").is_dir():
             raise RunFolderError(f"{run_dir}: nothing to resume (not a ranking run folder with "
                                  "checkpoints/); start without --resume")
         started_on = _started_on(run_dir)
@@ -297,7 +298,7 @@ def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: 
         return
     try:
         existing = check_output_folder(
-            run_dir, RANKING_KIND, "ranking run folder", inputs=inputs, overwrite=overwrite,
+            run_dir, kind, what, inputs=inputs, overwrite=overwrite,
             how_to_replace="pass --resume to continue its run or --overwrite to start again")
     except OutputFolderError as e:
         raise RunFolderError(str(e)) from e
@@ -305,7 +306,7 @@ def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: 
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / STARTED, {
-        "kind": RANKING_KIND, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "kind": kind, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "ratings": {"folder": str(Path(ratings.folder).resolve()), "id": ratings.manifest["id"]},
     })
 

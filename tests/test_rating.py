@@ -1,0 +1,70 @@
+"""The rating model (trainer/recommend/rating.py): the folds, the baselines on data whose
+answer is known, and a run on ratings where each user likes one cluster of films."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.synthetic_run import write_run
+from conf import load_config
+from tests.synthetic_ratings import franchise_ratings, write_ratings
+from tests.synthetic_tables import write_tables
+
+
+def test_folds_deal_each_users_ratings_evenly():
+    from trainer.recommend.rating import user_folds
+
+    user = np.repeat(np.arange(4), [10, 11, 25, 5])
+    five = user_folds(user, 5, seed=3)
+    for u in range(4):
+        counts = np.bincount(five[user == u], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    one = user_folds(user, 1, seed=3)  # the 80/20 split: fold 0 is the test
+    assert [int((one[user == u] == 0).sum()) for u in range(4)] == [2, 2, 5, 1]
+    assert np.array_equal(five, user_folds(user, 5, seed=3))
+
+
+def test_baseline_only_recovers_additive_biases():
+    from trainer.recommend.rating import baseline_only
+
+    rng = np.random.default_rng(0)
+    bu, bi = rng.normal(0, 0.5, 30), rng.normal(0, 0.5, 20)
+    user, item = np.meshgrid(np.arange(30), np.arange(20), indexing="ij")
+    user, item = user.ravel(), item.ravel()
+    rating = 3.5 + bu[user] + bi[item]
+    mean, fit_u, fit_i = baseline_only(user, item, rating, 30, 20, reg_u=0, reg_i=0,
+                                       epochs=20)
+    assert np.allclose(mean + fit_u[user] + fit_i[item], rating, atol=1e-6)
+
+
+def test_a_rating_run_beats_the_mean_and_writes_its_predictions(tmp_path):
+    import pyarrow.parquet as pq
+
+    from trainer.recommend.rating import run
+
+    tables = write_tables(tmp_path / "tables")
+    tables_id = json.loads((tables / "manifest.json").read_text())["id"]
+    rng = np.random.default_rng(1)
+    n_films = 200
+    films = np.repeat(rng.standard_normal((8, 16)), 25, axis=0) + 0.3 * rng.standard_normal(
+        (n_films, 16))
+    films_run = write_run(tmp_path / "run", films, [f"Film {i} (cluster {i // 25})"
+                                                    for i in range(n_films)],
+                          rng.standard_normal((170, 16)), [f"Link {i}" for i in range(170)],
+                          tables=tables)
+    ratings = write_ratings(tmp_path / "ratings", tables_id, *franchise_ratings(), n_films)
+    cfg = load_config("test", ["rate.epochs=10"])
+    manifest = run(str(ratings), tmp_path / "rating", cfg, films_run=str(films_run))
+    summary = manifest["summary"]
+    assert set(summary) == {"most_common_rating", "global_mean", "baseline_only", "biased_mf",
+                            "model"}
+    assert summary["model"]["rmse"]["mean"] < 0.7 * summary["global_mean"]["rmse"]["mean"]
+    predictions = pq.read_table(tmp_path / "rating" / "predictions.parquet")
+    assert predictions.column_names == ["user_id", "item_id", "rating", "predicted"]
+    predicted = predictions["predicted"].to_numpy()
+    assert predicted.min() >= 1 and predicted.max() <= 5  # clipped to the ratings' scale
+    with pytest.raises(Exception, match="--overwrite"):
+        run(str(ratings), tmp_path / "rating", cfg, films_run=str(films_run))
