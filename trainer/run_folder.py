@@ -1,10 +1,18 @@
-"""Reading a finished run folder (the manifest is written last by trainer.export)."""
+"""Run folders: reading a finished one (the manifest is written last by the export), and
+preparing one to train into (a fresh one, or one to resume), for every model of the trainer."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import time
 from pathlib import Path
 
-from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION, read_manifest
+from conf.manifest import MANIFEST, RUN_KIND, RUN_SCHEMA_VERSION, STARTED, read_manifest, write_json
+from conf.outputs import OutputFolderError, check_output_folder, folder_kind
+
+# A run's position and history, beside its checkpoints.
+STATE = "state.json"
 
 
 class RunFolderError(ValueError):
@@ -15,3 +23,65 @@ def read_run_manifest(run_dir: str | Path) -> dict:
     return read_manifest(run_dir, RUN_KIND, RUN_SCHEMA_VERSION, "run",
                          "finish or resume it with `python -m trainer train --resume`",
                          RunFolderError)
+
+
+def started_on(run_dir: Path, upstream: str) -> str | None:
+    """The id of the `upstream` ("tables", "ratings") a run folder was started on: its
+    manifest's, else its started.json's."""
+    for name in (MANIFEST, STARTED):
+        try:
+            return json.loads((run_dir / name).read_text())[upstream]["id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def prepare_run_dir(run_dir: Path, *, kind: str, what: str, upstream: str, source: str,
+                    source_id: str, inputs: list[str], resume: bool, overwrite: bool) -> None:
+    """A fresh run never mixes with an old one, and replaces only a folder of its `kind`
+    (conf/outputs.py); a resumed one must have something to resume, started on the same
+    `upstream` folder (`source`, whose manifest id is `source_id`). Nothing in the folder
+    changes before these checks pass; a fresh folder gets started.json naming its kind and
+    upstream."""
+    if resume:
+        if folder_kind(run_dir) != kind or not (run_dir / "checkpoints").is_dir():
+            raise RunFolderError(f"{run_dir}: nothing to resume (not a {what} with "
+                                 "checkpoints/); start without --resume")
+        started = started_on(run_dir, upstream)
+        if started != source_id:
+            raise RunFolderError(
+                f"{run_dir} was started on {upstream} {(started or '?')[:8]}, but {source} "
+                f"holds {upstream} {source_id[:8]}: resume with the {upstream} it started "
+                "on, or start a new run in another folder")
+        return
+    try:
+        existing = check_output_folder(
+            run_dir, kind, what, inputs=inputs, overwrite=overwrite,
+            how_to_replace="pass --resume to continue its run or --overwrite to start again")
+    except OutputFolderError as e:
+        raise RunFolderError(str(e)) from e
+    if existing.exists and not existing.empty:
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / STARTED, {
+        "kind": kind, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        upstream: {"folder": str(Path(source).resolve()), "id": source_id},
+    })
+
+
+class TrainingState:
+    """Where the run is (epoch, step within it) and the metrics so far, saved with checkpoints."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / STATE
+        self.epoch, self.step, self.global_step = 0, 0, 0
+        self.history: list[dict] = []
+
+    def load(self) -> None:
+        data = json.loads(self.path.read_text())
+        self.epoch, self.step = data["epoch"], data["step"]
+        self.global_step, self.history = data["global_step"], data["history"]
+
+    def save(self) -> None:
+        write_json(self.path, {"epoch": self.epoch, "step": self.step,
+                               "global_step": self.global_step, "history": self.history})

@@ -10,10 +10,8 @@ exactly the batches the interrupted run would have seen, reaching the same resul
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +20,18 @@ import numpy as np
 import tensorflow as tf
 
 from conf import ConfigError
-from conf.manifest import MANIFEST, RUN_KIND, STARTED, write_json
-from conf.outputs import OutputFolderError, check_output_folder, folder_kind
+from conf.manifest import MANIFEST, RUN_KIND
+from trainer import run_folder
 from trainer.evaluate import evaluate_vectors, film_vectors_from_links, held_out_for
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
-from trainer.run_folder import RunFolderError
+from trainer.run_folder import RunFolderError, TrainingState
 from trainer.steps import make_train_step, pointwise_loss
 from trainer.tables import Tables, heldout_mask, load_tables
 
 logger = logging.getLogger(__name__)
 
-STATE = "state.json"
 
 
 @dataclass
@@ -81,24 +78,6 @@ def build_model(data: Data, cfg) -> FilmEmbeddingModel:
     t = cfg["train"]
     return FilmEmbeddingModel(data.tables.n_films, data.tables.n_links, t["dim"],
                               seed=t["seed"])
-
-
-class TrainingState:
-    """Where the run is (epoch, step within it) and the metrics so far, saved with checkpoints."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / STATE
-        self.epoch, self.step, self.global_step = 0, 0, 0
-        self.history: list[dict] = []
-
-    def load(self) -> None:
-        data = json.loads(self.path.read_text())
-        self.epoch, self.step = data["epoch"], data["step"]
-        self.global_step, self.history = data["global_step"], data["history"]
-
-    def save(self) -> None:
-        write_json(self.path, {"epoch": self.epoch, "step": self.step,
-                               "global_step": self.global_step, "history": self.history})
 
 
 class Trainer:
@@ -256,45 +235,11 @@ class Trainer:
         return state.history
 
 
-def _started_on(run_dir: Path) -> str | None:
-    """The id of the tables a run folder was started on (its manifest, else started.json)."""
-    for name in (MANIFEST, STARTED):
-        try:
-            return json.loads((run_dir / name).read_text())["tables"]["id"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
-
-
 def prepare_run_dir(run_dir: Path, tables: Tables, resume: bool, overwrite: bool) -> None:
-    """A fresh run never mixes with an old one, and replaces only a run folder (conf/outputs.py);
-    a resumed one must have something to resume, started on the same tables. Nothing in the
-    folder changes before these checks pass."""
-    if resume:
-        if folder_kind(run_dir) != RUN_KIND or not (run_dir / "checkpoints").is_dir():
-            raise RunFolderError(f"{run_dir}: nothing to resume (not a run folder with "
-                                 "checkpoints/); start without --resume")
-        started_on = _started_on(run_dir)
-        if started_on != tables.manifest["id"]:
-            raise RunFolderError(
-                f"{run_dir} was started on tables {(started_on or '?')[:8]}, but {tables.folder} "
-                f"holds tables {tables.manifest['id'][:8]}: resume with the tables it started "
-                "on, or start a new run in another folder")
-        return
-    try:
-        existing = check_output_folder(
-            run_dir, RUN_KIND, "run folder", inputs=[tables.folder], overwrite=overwrite,
-            how_to_replace="pass --resume to continue its run or --overwrite to start again")
-    except OutputFolderError as e:
-        raise RunFolderError(str(e)) from e
-    if existing.exists and not existing.empty:
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / STARTED, {
-        "kind": RUN_KIND,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "tables": {"folder": str(Path(tables.folder).resolve()), "id": tables.manifest["id"]},
-    })
+    """trainer.run_folder.prepare_run_dir for a films run started on a tables folder."""
+    run_folder.prepare_run_dir(run_dir, kind=RUN_KIND, what="run folder", upstream="tables",
+                               source=tables.folder, source_id=tables.manifest["id"],
+                               inputs=[tables.folder], resume=resume, overwrite=overwrite)
 
 
 def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,

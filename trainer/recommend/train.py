@@ -10,9 +10,7 @@ the validation ratings, TensorBoard scalars, and `--resume` (batches are pure fu
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from conf import ConfigError
-from conf.manifest import MANIFEST, RANKING_KIND, STARTED, write_json
-from conf.outputs import OutputFolderError, check_output_folder, folder_kind
+from conf.manifest import MANIFEST, RANKING_KIND
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
 from trainer.ratings import Catalogue, Ratings, load_catalogue, load_ratings
@@ -36,8 +33,8 @@ from trainer.recommend.features import (
 from trainer.recommend.metrics import AucTask, VectorScorer, mean_auc
 from trainer.recommend.model import RankingModel, pairwise_loss
 from trainer.recommend.split import Split, make_split
-from trainer.run_folder import RunFolderError, read_run_manifest
-from trainer.train import TrainingState
+from trainer.run_folder import RunFolderError, TrainingState, read_run_manifest
+from trainer.run_folder import prepare_run_dir as prepare_folder
 
 logger = logging.getLogger(__name__)
 
@@ -272,43 +269,12 @@ class RankingTrainer:
         return state.history
 
 
-def _started_on(run_dir: Path) -> str | None:
-    for name in (MANIFEST, STARTED):
-        try:
-            return json.loads((run_dir / name).read_text())["ratings"]["id"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
-
-
 def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: bool,
                     overwrite: bool, kind: str = RANKING_KIND) -> None:
-    """As trainer.train.prepare_run_dir, for a run of `kind` started on a ratings folder."""
-    what = kind.split(".", 1)[1].replace("_", " ") + " folder"
-    if resume:
-        if folder_kind(run_dir) != kind or not (run_dir / "checkpoints").is_dir():
-            raise RunFolderError(f"{run_dir}: nothing to resume (not a ranking run folder with "
-                                 "checkpoints/); start without --resume")
-        started_on = _started_on(run_dir)
-        if started_on != ratings.manifest["id"]:
-            raise RunFolderError(f"{run_dir} was started on ratings {(started_on or '?')[:8]}, "
-                                 f"but {ratings.folder} holds ratings "
-                                 f"{ratings.manifest['id'][:8]}: resume with the ratings it "
-                                 "started on, or start a new run in another folder")
-        return
-    try:
-        existing = check_output_folder(
-            run_dir, kind, what, inputs=inputs, overwrite=overwrite,
-            how_to_replace="pass --resume to continue its run or --overwrite to start again")
-    except OutputFolderError as e:
-        raise RunFolderError(str(e)) from e
-    if existing.exists and not existing.empty:
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / STARTED, {
-        "kind": kind, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "ratings": {"folder": str(Path(ratings.folder).resolve()), "id": ratings.manifest["id"]},
-    })
+    """trainer.run_folder.prepare_run_dir for a run of `kind` started on a ratings folder."""
+    prepare_folder(run_dir, kind=kind, what=kind.split(".", 1)[1].replace("_", " ") + " folder",
+                   upstream="ratings", source=ratings.folder, source_id=ratings.manifest["id"],
+                   inputs=inputs, resume=resume, overwrite=overwrite)
 
 
 def comparison_feature_sets(use: list[str]) -> dict[str, list[str]]:
