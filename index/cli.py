@@ -13,9 +13,9 @@ import sys
 from conf import ConfigError, cli
 
 NOT_FOUND, BAD_INPUT = 1, 2
-EXIT_STATUS = ("exit status: 0 answered; 1 a title was not found or is ambiguous (suggestions "
-               "or candidates on stderr); 2 a bad index folder, run folder, configuration or "
-               "argument (one line naming it)")
+EXIT_STATUS = ("exit status: 0 answered; 1 a title (or a user of the ratings) was not found or "
+               "is ambiguous (suggestions or candidates on stderr); 2 a bad index folder, run "
+               "folder, configuration or argument (one line naming it)")
 # MediaWiki's limit on a page title: a longer argument cannot name a page.
 MAX_TITLE_BYTES = 255
 
@@ -146,7 +146,7 @@ def _resolve(side, title: str, kind: str, index: str) -> tuple[int | None, str |
 def _ranking_item(ranking, films, title: str, index: str) -> int | None:
     """The ratings' item of a title: through the films' lookup (redirects, accents,
     qualifiers), else the catalogue's own title; None after saying why on stderr."""
-    from index.ranking import RankingError
+    from index.ranking import NotInRatings
 
     by_catalogue = ranking.items_titled(title)
     found = films.lookup.resolve(title)
@@ -155,7 +155,7 @@ def _ranking_item(ranking, films, title: str, index: str) -> int | None:
         if items:
             return items[0]
         if not by_catalogue:
-            raise RankingError(f"{films.title(found.id)!r} is not among the rated films "
+            raise NotInRatings(f"{films.title(found.id)!r} is not among the rated films "
                                "(no item of the ratings is linked to it)")
     if by_catalogue:
         return by_catalogue[0]
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         args.quiet = True  # a query prints its answer, not log lines
     cli.setup_logging(args)
     from index.folder import IndexFolderError
-    from index.ranking import RankingError
+    from index.ranking import NotInRatings, RankingError
 
     try:
         if args.command == "build":
@@ -281,9 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)
-    except RankingError as e:
+    except NotInRatings as e:
         print(f"index: {e}", file=sys.stderr)
         return NOT_FOUND
+    except RankingError as e:
+        print(f"index: error: {e}", file=sys.stderr)
+        return BAD_INPUT
     except (ConfigError, IndexFolderError, UsageError, OSError) as e:
         print(f"index: error: {e}", file=sys.stderr)
         return BAD_INPUT

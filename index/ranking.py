@@ -38,6 +38,11 @@ class RankingError(ValueError):
     """A ranking query that cannot be answered; the message says what to give instead."""
 
 
+class NotInRatings(RankingError):
+    """A user or film the ratings do not have (the query's exit status 1, as a title not
+    found)."""
+
+
 @dataclass
 class Ranking:
     """An index folder's ranking model, opened (vectors memory-mapped)."""
@@ -79,7 +84,7 @@ def user_id(ranking: Ranking, source_id: str) -> int:
     try:
         return ranking.user_ids[source_id]
     except KeyError:
-        raise RankingError(f"no user {source_id!r} in the ratings (give the data set's own "
+        raise NotInRatings(f"no user {source_id!r} in the ratings (give the data set's own "
                            "user id); for someone new give --rated TITLE=STARS instead") from None
 
 

@@ -192,10 +192,12 @@ def test_bad_ranking_queries_get_one_line(franchise, capsys):
     index = str(franchise["index"])
     assert main(["query", "--index", index, "--user", "999999"]) == 1
     assert "no user '999999'" in capsys.readouterr().err
-    assert main(["query", "--index", index, "--rated", "Film 75"]) == 1
+    assert main(["query", "--index", index, "--rated", "Film 75"]) == 2
     assert "TITLE=STARS" in capsys.readouterr().err
-    assert main(["query", "--index", index, "--rated", "Film 75=2"]) == 1
+    assert main(["query", "--index", index, "--rated", "Film 75=2"]) == 2
     assert "liked" in capsys.readouterr().err
+    assert main(["query", "--index", index, "--rated", "Film 1000=5"]) == 1
+    assert "no film titled 'Film 1000'" in capsys.readouterr().err
     assert main(["query", "--index", index, "--user", "1", "Film 75"]) == 2
     assert "one of them" in capsys.readouterr().err
 
