@@ -89,8 +89,9 @@ def write_tables(run_dir: Path, data) -> None:
                    split_dir / "cold_items.parquet")
 
 
-def evaluate_all(trainer, compared: dict, data) -> dict:
-    """{task: {scorer: mean AUC}} for the model, the comparison models and the baselines."""
+def evaluate_all(trainer, compared: dict, data, users: np.ndarray, items: np.ndarray) -> dict:
+    """{task: {scorer: mean AUC}} for the model (its exported `users`, `items`), the
+    comparison models and the baselines."""
     c = data.catalogue
     train = interactions(data.positives[:, 0], data.positives[:, 1], c.n_users, c.n_items)
     scorers = {"popularity": Popularity(train), "item_knn": ItemKNN(train)}
@@ -101,7 +102,7 @@ def evaluate_all(trainer, compared: dict, data) -> dict:
         scorers["content_knn"] = ContentKNN(train, links)
     for name, other in compared.items():
         scorers[name] = VectorScorer(*other.vectors())
-    model = scorers[trainer.name] = VectorScorer(*trainer.vectors())
+    model = scorers[trainer.name] = VectorScorer(users, items)
     auc = {task.name: {name: mean_auc(scorer, task) for name, scorer in scorers.items()}
            for task in (data.test, data.cold)}
     # How much the protocol's counting of training items as negatives costs: the same
@@ -176,7 +177,7 @@ def export_run(trainer, compared: dict, data, cfg, run_dir: Path, *, seconds: fl
     history = history_vectors(trainer)
     if history is not None:
         np.save(run_dir / "embeddings" / "history.npy", history)
-    auc = evaluate_all(trainer, compared, data)
+    auc = evaluate_all(trainer, compared, data, users, items)
     for task, values in auc.items():
         logger.info("%s AUC: %s", task, ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
     writer = tf.summary.create_file_writer(str(run_dir / "logs" / "evaluation"))
