@@ -33,7 +33,7 @@ from conf.manifest import (
 )
 from conf.outputs import OutputFolderError, check_output_folder
 from conf.version import code_version
-from index import colink, ranking, verified
+from index import colink, ranking, rating, verified
 from index.folder import KINDS, IndexFolderError, file_entry, file_names, write_arrow
 from index.lookup import alias_table
 from index.recall import tune_search_k
@@ -207,13 +207,15 @@ def _publish(staging: Path, out: Path, inputs: list[Path], overwrite: bool) -> N
 
 
 def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: str | None = None,
-                ranking_run: str | None = None, overwrite: bool = False) -> dict:
+                ranking_run: str | None = None, rating_run: str | None = None,
+                overwrite: bool = False) -> dict:
     """Build the index folder `out_dir` from the finished run `run_dir` (and with
     `ranking_run`, a ranking run's user and item vectors: index.ranking); returns its
     manifest."""
     run_dir, out = Path(run_dir), Path(out_dir)
     inputs = [run_dir, *([Path(tables_dir)] if tables_dir else []),
-              *([Path(ranking_run)] if ranking_run else [])]
+              *([Path(ranking_run)] if ranking_run else []),
+              *([Path(rating_run)] if rating_run else [])]
     _check_out(out, inputs, overwrite)
     started = time.perf_counter()
     run = _read_run(run_dir)
@@ -250,6 +252,10 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
             sides["ranking"] = ranking.build_ranking(Path(ranking_run), staging, index_id,
                                                      run["tables"]["id"], file_entry,
                                                      write_arrow, states, IndexFolderError)
+        if rating_run:
+            sides["rating"] = rating.build_rating(Path(rating_run), staging, index_id,
+                                                  run["tables"]["id"], file_entry, write_arrow,
+                                                  states, IndexFolderError)
         manifest = {
             "kind": INDEX_KIND,
             "schema_version": INDEX_SCHEMA_VERSION,
@@ -277,7 +283,8 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     entries = [entry for kind in KINDS for entry in (
         *(sides[kind][role] for role in file_names(kind)),
         *((sides[kind].get("colink") or {}).get("files") or {}).values())]
-    entries += list((sides.get("ranking") or {}).get("files", {}).values())
+    for model in ("ranking", "rating"):
+        entries += list((sides.get(model) or {}).get("files", {}).values())
     verified.remember([(out / e["file"], states[e["file"]], e["sha256"]) for e in entries])
     logger.info("index written to %s (manifest %s)", out, index_id[:8])
     return manifest

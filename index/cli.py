@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--ranking-run", metavar="RANKING_DIR",
                        help="a ranking run (`python -m trainer rank`) on ratings linked to the "
                        "run's tables: answers --user, --rated and --by-ratings queries")
+    build.add_argument("--rating-run", metavar="RATING_DIR",
+                       help="a rating run (`python -m trainer rate`) on ratings linked to the "
+                       "run's tables: answers --predict queries")
     build.add_argument("--overwrite", action="store_true",
                        help="replace the index folder already at --out")
     cli.add_config_arguments(build)
@@ -78,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--rated", action="append", metavar="TITLE=STARS",
                        help="films for someone new who rated these (repeat it): folded into "
                        "the ranking model without retraining")
+    query.add_argument("--predict", action="append", metavar="TITLE",
+                       help="with --user or --rated: the stars the rating model predicts for "
+                       "this film (repeat it; needs an index built with --rating-run)")
     query.add_argument("--by-ratings", action="store_true",
                        help="films like TITLE by the ranking model's item vectors (who rates "
                        "them alike) instead of Wikipedia's links")
@@ -163,10 +169,57 @@ def _ranking_item(ranking, films, title: str, index: str) -> int | None:
     return None
 
 
+def _resolve_items(model, films, titles_stars, index: str) -> dict[int, float | None] | None:
+    """{item: stars} of (title, stars) pairs through _ranking_item; None when one is not found
+    (said on stderr)."""
+    items = {}
+    for title, stars in titles_stars:
+        item = _ranking_item(model, films, check_title(title), index)
+        if item is None:
+            return None
+        items[item] = stars
+    return items
+
+
+def _predict_query(args) -> int:
+    """Predicted stars of the --predict films for --user or for someone who gave --rated."""
+    from index.folder import open_index, open_rating
+    from index.ranking import parse_rated, user_id
+
+    rating = open_rating(args.index)
+    films = open_index(args.index, "films")
+    targets = _resolve_items(rating, films, [(t, None) for t in args.predict], args.index)
+    if targets is None:
+        return NOT_FOUND
+    if args.user is not None:
+        vector = rating.users[user_id(rating, args.user.strip())]
+        who = f"user {args.user}"
+    else:
+        rated = _resolve_items(rating, films, parse_rated(args.rated), args.index)
+        if rated is None:
+            return NOT_FOUND
+        vector = rating.fold_in(rated)
+        who = "someone who rated " + ", ".join(f"{rating.describe(i)['title']} {s:g}"
+                                                for i, s in rated.items())
+    stars = rating.predict(vector, list(targets))
+    rows = [{**rating.describe(i), "predicted": round(float(s), 3)}
+            for i, s in zip(targets, stars, strict=True)]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    print(f"Predicted stars for {who} (rating model, scale {rating.low:g} to {rating.high:g})")
+    for row in rows:
+        print(f"{row['predicted']:5.2f}  {row['title']}")
+    return 0
+
+
 def _ranking_query(args) -> int:
     from index.folder import open_index, open_ranking
     from index.ranking import for_ratings, for_user, parse_rated, similar_items, user_id
 
+    if args.predict:
+        return _predict_query(args)
     ranking = open_ranking(args.index)
     if args.user is not None:
         answers = for_user(ranking, user_id(ranking, args.user.strip()), args.k)
@@ -175,12 +228,9 @@ def _ranking_query(args) -> int:
         films = open_index(args.index, "films")
         wanted = (parse_rated(args.rated) if args.rated
                   else [(check_title(t), None) for t in args.titles])
-        items = {}
-        for title, stars in wanted:
-            item = _ranking_item(ranking, films, check_title(title), args.index)
-            if item is None:
-                return NOT_FOUND
-            items[item] = stars
+        items = _resolve_items(ranking, films, wanted, args.index)
+        if items is None:
+            return NOT_FOUND
         if args.rated:
             answers = for_ratings(ranking, items, args.k)
             heading = "Films for someone who rated " + ", ".join(
@@ -218,6 +268,8 @@ def _query(args) -> int:
                                            or args.by_ratings)):
         raise UsageError("give titles (with --by-ratings or --links, or neither), or --user "
                          "USER_ID, or --rated TITLE=STARS ...: one of them")
+    if args.predict and not (modes[0] or modes[1]):
+        raise UsageError("--predict TITLE goes with --user USER_ID or --rated TITLE=STARS")
     if not modes[2]:
         return _ranking_query(args)
     kind = "links" if args.links else "films"
@@ -264,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = cli.load(args)
             manifest = build_index(args.run, args.out, cfg, tables_dir=args.tables,
-                                   ranking_run=args.ranking_run, overwrite=args.overwrite)
+                                   ranking_run=args.ranking_run,
+                                   rating_run=args.rating_run, overwrite=args.overwrite)
             print(json.dumps({"index": args.out, "id": manifest["id"],
                               **{k: {"items": manifest[k]["items"],
                                      "search": manifest[k]["recall"]["search"],

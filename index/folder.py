@@ -215,7 +215,8 @@ def verify_index(folder: str | Path) -> list[str]:
     folder = Path(folder)
     manifest = read_index_manifest(folder)
     lines = []
-    ranking_files = list(((manifest.get("ranking") or {}).get("files") or {}).values())
+    ranking_files = [e for model in ("ranking", "rating")
+                     for e in ((manifest.get(model) or {}).get("files") or {}).values()]
     for kind in KINDS:
         entries = list(side_files(manifest, kind, folder).values())
         entries += list(((manifest[kind].get("colink") or {}).get("files") or {}).values())
@@ -231,17 +232,27 @@ def open_ranking(folder: str | Path):
     IndexFolderError when the index was built without one."""
     from index.ranking import open_ranking as open_files
 
-    folder = Path(folder)
+    return _open_model(Path(folder), "ranking", open_files)
+
+
+def open_rating(folder: str | Path):
+    """The rating model of an index folder (index.rating), likewise."""
+    from index.rating import open_rating as open_files
+
+    return _open_model(Path(folder), "rating", open_files)
+
+
+def _open_model(folder: Path, model: str, open_files):
     manifest = read_index_manifest(folder)
-    entry = manifest.get("ranking")
+    entry = manifest.get(model)
     if not entry:
-        raise IndexFolderError(f"{folder} holds no ranking model: build it with `python -m "
-                               "index build --run RUN_DIR --ranking-run RANKING_DIR --out "
-                               "INDEX_DIR`")
+        raise IndexFolderError(f"{folder} holds no {model} model: build it with `python -m "
+                               f"index build --run RUN_DIR --{model}-run {model.upper()}_DIR "
+                               "--out INDEX_DIR`")
     try:
         return open_files(folder, entry, check_file, read_arrow)
+    except IndexFolderError:
+        raise
     except (KeyError, TypeError, ValueError) as e:
-        if isinstance(e, IndexFolderError):
-            raise
-        raise IndexFolderError(f"{folder / 'manifest.json'}: bad ranking entry ({e}); "
+        raise IndexFolderError(f"{folder / 'manifest.json'}: bad {model} entry ({e}); "
                                f"{REBUILD}") from e

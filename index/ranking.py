@@ -44,21 +44,13 @@ class NotInRatings(RankingError):
 
 
 @dataclass
-class Ranking:
-    """An index folder's ranking model, opened (vectors memory-mapped)."""
+class RatedItems:
+    """What the ranking and rating models in an index share: the ratings' items and users."""
 
-    users: np.ndarray  # [n_users, dim + 1]
-    items: np.ndarray  # [n_items, dim + 1]
-    history: np.ndarray | None  # [n_items, dim]
     rated_indptr: np.ndarray
     rated_items: np.ndarray
     items_table: pa.Table
     user_ids: dict[str, int]  # source id -> dense id
-    min_rating: float
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
 
     def rated_by(self, user: int) -> np.ndarray:
         return self.rated_items[self.rated_indptr[user]:self.rated_indptr[user + 1]]
@@ -80,7 +72,21 @@ class Ranking:
                 if t and " ".join(t.casefold().split()) == wanted]
 
 
-def user_id(ranking: Ranking, source_id: str) -> int:
+@dataclass
+class Ranking(RatedItems):
+    """An index folder's ranking model, opened (vectors memory-mapped)."""
+
+    users: np.ndarray = None  # [n_users, dim + 1]
+    items: np.ndarray = None  # [n_items, dim + 1]
+    history: np.ndarray | None = None  # [n_items, dim]
+    min_rating: float = 4.0
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+
+def user_id(ranking: RatedItems, source_id: str) -> int:
     try:
         return ranking.user_ids[source_id]
     except KeyError:
@@ -199,33 +205,47 @@ def build_ranking(run_dir: Path, staging: Path, index_id: str, tables_id: str, f
 
 def _copy_ranking(run_dir: Path, manifest: dict, staging: Path, index_id: str, tables_id: str,
                   file_entry, write_arrow, states: dict[str, list[int]], error) -> dict:
+    files, counts = copy_model(run_dir, manifest, staging, index_id, tables_id, FILES,
+                               RUN_FILES, file_entry, write_arrow, states, error)
+    return {"files": files, "run": {"folder": str(run_dir.resolve()), "id": manifest["id"]},
+            **counts, "min_rating": manifest["min_rating"], "features": manifest["features"],
+            "auc": manifest["auc"]}
+
+
+def copy_model(run_dir: Path, manifest: dict, staging: Path, index_id: str, tables_id: str,
+               files_to: dict[str, str], run_files: dict[str, str], file_entry, write_arrow,
+               states: dict[str, list[int]], error) -> tuple[dict, dict]:
+    """Copy a personalised run's arrays (`run_files`: role -> its manifest's "embeddings" key)
+    and id tables into `staging` under the names `files_to`; (file entries, counts)."""
     import pyarrow.parquet as pq
 
     linked_to = (manifest["ratings"].get("films_tables") or {}).get("id")
     if linked_to != tables_id:
         raise error(f"{run_dir}: its items are linked to the films of tables "
                     f"{str(linked_to)[:8]}, the index's films are tables {tables_id[:8]}: "
-                    "train the ranking run on ratings linked to the run's tables")
+                    "train it on ratings linked to the run's tables")
     emb = manifest["embeddings"]
     files = {}
-    for role, source in RUN_FILES.items():
+    for role, source in run_files.items():
         if source in emb:
-            array = np.load(run_dir / emb[source], mmap_mode="r")
-            np.save(staging / FILES[role], array)
-            files[role], states[FILES[role]] = file_entry(staging / FILES[role])
+            target = staging / files_to[role]
+            if target.suffix == ".npz":
+                with np.load(run_dir / emb[source]) as arrays:
+                    np.savez(target, **arrays)
+            else:
+                np.save(target, np.load(run_dir / emb[source], mmap_mode="r"))
+            files[role], states[files_to[role]] = file_entry(target)
     items = pq.read_table(run_dir / emb["item_ids"],
                           columns=["item_id", "source_id", "title", "year", "film_id",
                                    "film_title"])
     users = pq.read_table(run_dir / emb["user_ids"], columns=["user_id", "source_id"])
     for role, table in (("items_table", items), ("users_table", users)):
-        write_arrow(staging / FILES[role], table, index_id)
-        files[role], states[FILES[role]] = file_entry(staging / FILES[role])
-    shapes = {role: np.load(staging / FILES[role], mmap_mode="r").shape
+        write_arrow(staging / files_to[role], table, index_id)
+        files[role], states[files_to[role]] = file_entry(staging / files_to[role])
+    shapes = {role: np.load(staging / files_to[role], mmap_mode="r").shape
               for role in ("users", "items")}
     if shapes["items"][0] != items.num_rows or shapes["users"][0] != users.num_rows:
         raise error(f"{run_dir}: vectors {shapes} do not match its {items.num_rows} items and "
                     f"{users.num_rows} users; train it again")
-    return {"files": files, "run": {"folder": str(run_dir.resolve()), "id": manifest["id"]},
-            "users": users.num_rows, "items": items.num_rows, "dim": shapes["items"][1],
-            "min_rating": manifest["min_rating"], "features": manifest["features"],
-            "auc": manifest["auc"]}
+    return files, {"users": users.num_rows, "items": items.num_rows,
+                   "dim": shapes["items"][1]}

@@ -40,7 +40,7 @@ def test_baseline_only_recovers_additive_biases():
     assert np.allclose(mean + fit_u[user] + fit_i[item], rating, atol=1e-6)
 
 
-def test_a_rating_run_beats_the_mean_and_writes_its_predictions(tmp_path):
+def test_a_rating_run_beats_the_mean_and_writes_its_predictions(tmp_path, capsys):
     import pyarrow.parquet as pq
 
     from trainer.recommend.rating import run
@@ -68,3 +68,38 @@ def test_a_rating_run_beats_the_mean_and_writes_its_predictions(tmp_path):
     assert predicted.min() >= 1 and predicted.max() <= 5  # clipped to the ratings' scale
     with pytest.raises(Exception, match="--overwrite"):
         run(str(ratings), tmp_path / "rating", cfg, films_run=str(films_run))
+
+    # The exported model answers in the index, in numpy: user 1 likes cluster 0.
+    from index.build import build_index
+    from index.cli import main
+
+    build_index(films_run, tmp_path / "index", load_config("test"),
+                rating_run=str(tmp_path / "rating"))
+    assert main(["query", "--index", str(tmp_path / "index"), "--user", "1", "--json",
+                 "--predict", "Film 3", "--predict", "Film 103"]) == 0
+    own, other = (json.loads(line)["predicted"] for line in capsys.readouterr().out.splitlines())
+    assert own > 4 and other < 3, (own, other)
+    # The test config has an MLP branch: someone new cannot be folded in by ridge regression.
+    assert main(["query", "--index", str(tmp_path / "index"), "--rated", "Film 3=5",
+                 "--predict", "Film 4"]) == 2
+    assert "MLP" in capsys.readouterr().err
+
+
+def test_prediction_and_fold_in_on_vectors_written_down():
+    import pyarrow as pa
+
+    from index.rating import Rating
+
+    # dim 2: item 0 along the first axis, item 1 along the second, item 2 like item 0; biases
+    # in the last column.
+    items = np.array([[1, 0, 0.5], [0, 1, -0.5], [0.9, 0.1, 0.0]])
+    model = Rating(rated_indptr=np.array([0]), rated_items=np.zeros(0, np.int32),
+                   items_table=pa.table({"title": ["a", "b", "c"]}), user_ids={},
+                   users=np.zeros((0, 3)), items=items, layers=[], mean=3.0, low=1, high=5)
+    user = np.array([1.0, -1.0, 0.2])
+    assert model.predict(user, [0, 1]).tolist() == pytest.approx([4.7, 1.7])
+    assert model.predict(np.array([10.0, 0, 0]), [0])[0] == 5  # clipped to the scale
+    folded = model.fold_in({0: 5.0, 1: 1.0}, l2=0.01)
+    stars = model.predict(folded, [0, 1, 2])
+    assert stars[0] == pytest.approx(5, abs=0.05) and stars[1] == pytest.approx(1, abs=0.05)
+    assert stars[2] > 4  # like the liked item

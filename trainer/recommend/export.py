@@ -59,12 +59,10 @@ def _split_table(data, rows: np.ndarray) -> pa.Table:
                      "rating": pa.array(data.ratings.rating[rows], pa.float32())})
 
 
-def write_tables(run_dir: Path, data) -> None:
-    """The id tables, the rated items of each user, and the split."""
-    c, films = data.catalogue, data.films
-    emb, split_dir = run_dir / "embeddings", run_dir / "split"
+def write_id_tables(emb: Path, ratings, catalogue, films) -> None:
+    """items.parquet, users.parquet and the rated items of each user (CSR) into `emb`."""
+    c = catalogue
     emb.mkdir(parents=True, exist_ok=True)
-    split_dir.mkdir(parents=True, exist_ok=True)
     film_title = [films.film_titles[f] if films is not None and f >= 0 else None
                   for f in c.item_film]
     pq.write_table(pa.table({
@@ -79,9 +77,16 @@ def write_tables(run_dir: Path, data) -> None:
     pq.write_table(pa.table({"user_id": pa.array(np.arange(c.n_users, dtype=np.int32)),
                              "source_id": pa.array(c.user_source, pa.string())}),
                    emb / "users.parquet")
-    rated = interactions(data.ratings.user, data.ratings.item, c.n_users, c.n_items)
+    rated = interactions(ratings.user, ratings.item, c.n_users, c.n_items)
     np.save(emb / "rated_indptr.npy", rated.indptr.astype(np.int64))
     np.save(emb / "rated_items.npy", rated.indices.astype(np.int32))
+
+
+def write_tables(run_dir: Path, data) -> None:
+    """The id tables, the rated items of each user, and the split."""
+    write_id_tables(run_dir / "embeddings", data.ratings, data.catalogue, data.films)
+    split_dir = run_dir / "split"
+    split_dir.mkdir(parents=True, exist_ok=True)
     s = data.split
     for name, rows in (("train", s.train), ("validation", s.validation), ("test", s.test)):
         pq.write_table(_split_table(data, rows), split_dir / f"{name}.parquet")

@@ -27,6 +27,7 @@ from conf.manifest import RATING_KIND, RATING_SCHEMA_VERSION, write_json
 from conf.version import code_version
 from trainer.optimizers import make_optimizer
 from trainer.ratings import Catalogue, Ratings, load_catalogue, load_ratings
+from trainer.recommend.export import write_id_tables
 from trainer.recommend.features import Features, user_features
 from trainer.recommend.rating_model import RatingModel
 from trainer.recommend.train import (
@@ -181,6 +182,21 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
     summary = {m: {e: {"mean": float(np.mean([f[m][e] for f in per_fold])),
                        "sd": float(np.std([f[m][e] for f in per_fold]))}
                    for e in ("rmse", "mae")} for m in per_fold[0]}
+    # The exported model learns from every rating; the folds above only measure.
+    rated = np.bincount(ratings.item, minlength=catalogue.n_items) > 0
+    final = train_model(ratings.user, ratings.item, ratings.rating,
+                        user_features(["ids"], n_users=catalogue.n_users,
+                                      n_items=catalogue.n_items, user=ratings.user,
+                                      item=ratings.item),
+                        features_for(_ItemsData(catalogue, rated, films), r["features"], cfg),
+                        cfg, mlp=r["mlp"] if r["mlp_branch"] else [], gmf=r["gmf"],
+                        name="final")
+    arrays = final.export(catalogue.n_users, catalogue.n_items)
+    emb = run_dir / "embeddings"
+    write_id_tables(emb, ratings, catalogue, films)
+    np.save(emb / "users.npy", arrays.pop("users"))
+    np.save(emb / "items.npy", arrays.pop("items"))
+    np.savez(emb / "mlp.npz", **arrays)
     test, predicted = first
     pq.write_table(pa.table({"user_id": pa.array(ratings.user[test], pa.int32()),
                              "item_id": pa.array(ratings.item[test], pa.int32()),
@@ -195,10 +211,25 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
                 "id": uuid.uuid4().hex,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "ratings": {"folder": str(Path(ratings.folder).resolve()),
-                            "id": ratings.manifest["id"]},
+                            "id": ratings.manifest["id"],
+                            "films_tables": ratings.manifest.get("films_tables")},
                 "films_run": ({"folder": str(Path(films.folder).resolve()),
                                "id": films.manifest["id"]} if films else None),
-                "summary": summary, "config": cfg.to_dict(), "code_version": code_version(),
+                "summary": summary,
+                "predict": {"mean": final.mean, "low": float(ratings.rating.min()),
+                            "high": float(ratings.rating.max()), "gmf": bool(r["gmf"]),
+                            "mlp_layers": len(final.hidden), "dim": int(r["dim"]),
+                            "formula": "mean + users[u, dim] + items[i, dim] + users[u, :dim] . "
+                                       "items[i, :dim] (if gmf) + MLP([users[u, :dim], "
+                                       "items[i, :dim]]) (relu layers w0, b0 ..., then w_out, "
+                                       "b_out), clipped to [low, high]"},
+                "embeddings": {"users": "embeddings/users.npy", "items": "embeddings/items.npy",
+                               "mlp": "embeddings/mlp.npz",
+                               "user_ids": "embeddings/users.parquet",
+                               "item_ids": "embeddings/items.parquet",
+                               "rated_indptr": "embeddings/rated_indptr.npy",
+                               "rated_items": "embeddings/rated_items.npy"},
+                "config": cfg.to_dict(), "code_version": code_version(),
                 "seconds": time.perf_counter() - started}
     write_json(run_dir / "manifest.json", manifest)
     return manifest

@@ -68,3 +68,16 @@ class RatingModel(keras.Model):
                  for i in range(0, len(users), chunk)]
         out = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         return np.clip(out, low, high)
+
+    def export(self, n_users: int, n_items: int, chunk: int = 65536) -> dict[str, np.ndarray]:
+        """What a numpy scorer needs (index/rating.py): users and items [n, dim + 1] (the
+        vector, then the bias), and the MLP's layers ("w0", "b0", ... "w_out", "b_out")."""
+        def table(bag, n):
+            return np.concatenate([bag(tf.range(i, min(i + chunk, n))).numpy()
+                                   for i in range(0, n, chunk)]).astype(np.float32)
+        arrays = {"users": table(self.users, n_users), "items": table(self.items, n_items)}
+        for k, layer in enumerate(self.hidden):
+            arrays[f"w{k}"], arrays[f"b{k}"] = (w.numpy() for w in layer.weights)
+        if self.out is not None:
+            arrays["w_out"], arrays["b_out"] = (w.numpy() for w in self.out.weights)
+        return arrays
