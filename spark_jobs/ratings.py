@@ -5,7 +5,9 @@
     spark-submit --py-files dist/wikifilms-jobs.zip spark_jobs/ratings.py --ratings ... ...
 
 PATH is a MovieLens release as GroupLens publishes it (spark_jobs/movielens.py): its folder
-(local or a Hadoop URI) or its local zip. The job reads the ratings, the catalogue and the
+(local or a Hadoop URI) or its local zip; or an Amazon reviews 2018 category folder
+(spark_jobs/amazon.py). `ratings.min_year`/`max_year` and the k-core settings filter the
+ratings first (keep_ratings). The job reads the ratings, the catalogue and the
 users (extract), gives users and items dense ids and links each catalogue item to a film of
 the tables (transform), and writes the tables aside with the manifest last, citing the
 tables' manifest id (load, spark_jobs/publish.py), as parse_dump does.
@@ -34,6 +36,7 @@ from conf import Config, ConfigError, cli
 from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION
 from conf.outputs import OutputFolderError, check_output_folder, check_placement
 from conf.version import code_version
+from spark_jobs import amazon
 from spark_jobs.inputs import InputError, is_local
 from spark_jobs.movielens import GENRES_100K, LAYOUTS, Layout, item_year
 from spark_jobs.publish import (
@@ -61,9 +64,15 @@ def find_layout(spark, folder: str) -> Layout:
         if all(fs.exists(jvm.org.apache.hadoop.fs.Path(f"{folder}/{name}"))
                for name in (layout.ratings, layout.items)):
             return layout
+    names = ([status.getPath().getName() for status in fs.listStatus(path)]
+             if fs.exists(path) and fs.getFileStatus(path).isDirectory() else [])
+    found = amazon.find_files(names)
+    if found:
+        return Layout("amazon", found[0], found[1], None)
     wanted = "; ".join(f"{x.ratings} + {x.items}" for x in LAYOUTS)
-    raise InputError(f"{folder} is not a MovieLens release: it holds none of {wanted} "
-                     "(give the unzipped folder or the .zip as GroupLens serves it)")
+    raise InputError(f"{folder} is neither a MovieLens release (it holds none of {wanted}) nor "
+                     "an Amazon reviews category (one meta_NAME.json.gz and one reviews "
+                     ".json.gz): give the unzipped folder or the .zip as GroupLens serves it")
 
 
 def unpacked(path: str, scratch: Path) -> str:
@@ -105,7 +114,16 @@ def read_ratings(spark, folder: str, layout: Layout):
 
     names = ["user", "item", "rating", "timestamp"]
     path = f"{folder}/{layout.ratings}"
-    if layout.name == "csv":
+    if layout.name == "amazon":
+        raw = (spark.read.schema("reviewerID string, asin string, overall double, "
+                                 "unixReviewTime long, _corrupt string")
+               .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
+               .json(path)
+               .select(F.col("reviewerID").alias("user"), F.col("asin").alias("item"),
+                       F.col("overall").alias("rating"),
+                       F.col("unixReviewTime").alias("timestamp"),
+                       F.col("_corrupt").isNotNull().alias("_bad")))
+    elif layout.name == "csv":
         raw = spark.read.option("header", True).csv(path).toDF(*names) \
             .withColumn("_bad", F.lit(False))
     else:
@@ -124,7 +142,18 @@ def read_items(spark, folder: str, layout: Layout):
     from pyspark.sql import functions as F
 
     path = f"{folder}/{layout.items}"
-    if layout.name == "100k":
+    if layout.name == "amazon":
+        film_title = F.udf(lambda title: amazon.film_title(title), "string")
+        raw = (spark.read.schema("asin string, title string, category array<string>, "
+                                 "_corrupt string")
+               .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
+               .json(path).dropDuplicates(["asin"])
+               .select(F.col("asin").alias("item"), film_title("title").alias("title"),
+                       F.coalesce("category", F.array()).alias("genre_list"),
+                       F.col("_corrupt").isNotNull().alias("_bad")))
+        # The category's own name ("Movies & TV") is on every product: not a genre.
+        genres = F.filter("genre_list", lambda g: g != "Movies & TV")
+    elif layout.name == "100k":
         flags = [f"g{i}" for i in range(len(GENRES_100K))]
         raw = _delimited(spark, path, "|", ["item", "title", "released", "video", "url", *flags],
                          encoding="ISO-8859-1")
@@ -162,6 +191,43 @@ def read_users(spark, folder: str, layout: Layout):
 
 
 # --- transform ----------------------------------------------------------------------------
+def keep_ratings(ratings, r: dict):
+    """The ratings within `ratings.min_year`..`max_year` (0: unbounded), then the k-core:
+    users with fewer than `min_user_ratings` and items with fewer than `min_item_ratings`
+    dropped together, again until none is left to drop. In/out: user, item, rating,
+    timestamp. Returns (ratings, {"outside_years": n, "k_core": n}) (counts of rows
+    dropped; the k-core is computed on the driver's side, one round a job)."""
+    from pyspark.sql import functions as F
+
+    dropped = {"outside_years": 0, "k_core": 0}
+    year = F.year(F.from_unixtime("timestamp"))
+    if r["min_year"] or r["max_year"]:
+        before = ratings.count()
+        keep = F.lit(True)
+        if r["min_year"]:
+            keep &= year >= r["min_year"]
+        if r["max_year"]:
+            keep &= year <= r["max_year"]
+        ratings = ratings.filter(keep).persist()
+        dropped["outside_years"] = before - ratings.count()
+    if r["min_user_ratings"] > 1 or r["min_item_ratings"] > 1:
+        count = ratings.count()
+        start = count
+        while True:
+            users = ratings.groupBy("user").count().filter(F.col("count") >= r["min_user_ratings"])
+            items = ratings.groupBy("item").count().filter(F.col("count") >= r["min_item_ratings"])
+            kept = (ratings.join(F.broadcast(users.select("user")), "user")
+                    .join(F.broadcast(items.select("item")), "item")
+                    .select("user", "item", "rating", "timestamp")).localCheckpoint()
+            now = kept.count()
+            ratings = kept
+            if now == count:
+                break
+            count = now
+        dropped["k_core"] = start - count
+    return ratings, dropped
+
+
 def title_year(column: str):
     """The year of a MovieLens title column ("Heat (1995)" -> 1995), null where it has none."""
     from pyspark.sql import functions as F
@@ -175,7 +241,8 @@ def dense_ids(df, source_col: str, id_col: str):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = Window.orderBy(F.col(source_col).cast("long").asc_nulls_last(), source_col)
+    # try_cast: Amazon's ids ("A1B2...") are not numbers; MovieLens' are.
+    order = Window.orderBy(F.col(source_col).try_cast("long").asc_nulls_last(), source_col)
     return (df.select(source_col).distinct()
             .withColumn(id_col, (F.row_number().over(order) - 1).cast("int")))
 
@@ -278,8 +345,10 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
 
     raw = read_ratings(spark, folder, layout).persist()
     bad_lines = raw.filter("bad").count()
-    good = raw.filter(~F.col("bad")).drop("bad")
+    good, filtered = keep_ratings(raw.filter(~F.col("bad")).drop("bad"), r)
     catalogue = read_items(spark, folder, layout)
+    if layout.name == "amazon":  # the products of the kept reviews, not the whole shop
+        catalogue = catalogue.join(good.select("item").distinct(), "item", "left_semi")
     user_ids = dense_ids(good.select("user"), "user", "user_id").persist()
     item_ids = dense_ids(good.select("item").unionByName(catalogue.select("item")), "item",
                          "item_id").persist()
@@ -329,6 +398,7 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
         "config": {"ratings": dict(r)},
         "tables": counts,
         "lines_skipped": {"ratings_not_parsed": bad_lines},
+        "ratings_filtered": filtered,
         "linking": linking,
         "seconds": round(time.monotonic() - started, 3),
     }

@@ -169,7 +169,7 @@ def test_the_dat_and_csv_layouts_and_a_zip(spark, tables, tmp_path):
 
 def test_bad_inputs_are_one_line(spark, tables, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="is not a MovieLens release"):
+    with pytest.raises(InputError, match="neither a MovieLens release .* nor an Amazon"):
         run(spark, load_config("test"), str(tmp_path / "empty"), str(tables),
             str(tmp_path / "r"))
     (tmp_path / "broken.zip").write_bytes(b"PK not really")
@@ -188,3 +188,55 @@ def test_bad_inputs_are_one_line(spark, tables, tmp_path, capsys):
             str(tmp_path / "r"))
     with pytest.raises(OutputFolderError, match="holds the input"):
         run(spark, load_config("test"), str(tmp_path / "empty"), str(tables), str(tmp_path))
+
+
+# --- Amazon reviews 2018 ------------------------------------------------------------------
+PRODUCTS = {  # asin -> product title, the film it must link to (None: unlinked)
+    "B1": ("Alien (Director's Cut) (DVD)", 6),
+    "B2": ("Heat [Blu-ray]", None),  # two films titled Heat, and no year: ambiguous
+    "B3": ("Amelie [DVD]", 3),
+    "B4": ("Star Wars Episode IV: A New Hope (Widescreen Edition) VHS", 12),
+    "B5": ("Cast Iron Skillet", None),
+}
+REVIEWS = [  # reviewer, asin, stars, year
+    ("U1", "B1", 5, 2012), ("U1", "B2", 4, 2012), ("U1", "B3", 3, 2013),
+    ("U2", "B1", 4, 2013), ("U2", "B2", 2, 2013), ("U2", "B4", 5, 2013),
+    ("U3", "B1", 5, 2014), ("U3", "B3", 4, 2014),
+    ("U4", "B5", 1, 2014),  # U4's only review: the 2-core drops U4, then B5
+    ("U5", "B4", 5, 1999),  # before min_year: dropped, which leaves B4 one review
+]
+
+
+def write_amazon(folder: Path) -> Path:
+    import datetime as dt
+    import gzip
+
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"reviewerID": u, "asin": a, "overall": float(s), "verified": True,
+                         "unixReviewTime": int(dt.datetime(y, 6, 1).timestamp())})
+             for u, a, s, y in REVIEWS]
+    lines += ["{not json", json.dumps({"reviewerID": "U9", "asin": "B1"})]  # 2 bad lines
+    with gzip.open(folder / "Movies_and_TV.json.gz", "wt") as out:
+        out.write("\n".join(lines) + "\n")
+    with gzip.open(folder / "meta_Movies_and_TV.json.gz", "wt") as out:
+        for asin, (title, _) in PRODUCTS.items():
+            out.write(json.dumps({"asin": asin, "title": title,
+                                  "category": ["Movies & TV", "Science Fiction"]}) + "\n")
+    return folder
+
+
+def test_amazon_reviews_with_years_k_core_and_packaging_stripped(spark, tables, tmp_path):
+    release = write_amazon(tmp_path / "amazon")
+    cfg = load_config("test", ["ratings.min_year=2000", "ratings.min_user_ratings=2",
+                               "ratings.min_item_ratings=2"])
+    manifest = run(spark, cfg, str(release), str(tables), str(tmp_path / "ratings"))
+    assert manifest["input"]["layout"] == "amazon"
+    assert manifest["lines_skipped"]["ratings_not_parsed"] == 2
+    assert manifest["ratings_filtered"] == {"outside_years": 1, "k_core": 2}
+    ratings = pq.read_table(tmp_path / "ratings" / "ratings").to_pylist()
+    items = {r["source_id"]: r for r in pq.read_table(tmp_path / "ratings" / "items").to_pylist()}
+    assert len(ratings) == 7 and set(items) == {"B1", "B2", "B3"}
+    for asin, item in items.items():
+        assert item["film_id"] == PRODUCTS[asin][1], (asin, item)
+    assert items["B1"]["title"] == "Alien" and items["B1"]["genres"] == ["Science Fiction"]
+    assert items["B2"]["linked_by"] == "ambiguous: 2 films"
