@@ -207,6 +207,12 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
                "features": list(r["features"]),
                "protocol": __doc__.split("Protocol", 1)[1].strip()}
     write_json(run_dir / "metrics.json", metrics)
+    writer = tf.summary.create_file_writer(str(run_dir / "logs" / "evaluation"))
+    with writer.as_default(step=max(1, r["folds"])):
+        for method, values in summary.items():
+            for measure, value in values.items():
+                tf.summary.scalar(f"{measure}/{method}", value["mean"])
+    writer.flush()
     manifest = {"kind": RATING_KIND, "schema_version": RATING_SCHEMA_VERSION,
                 "id": uuid.uuid4().hex,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
