@@ -26,17 +26,11 @@ import tensorflow as tf
 from conf.manifest import RATING_KIND, RATING_SCHEMA_VERSION, write_json
 from conf.version import code_version
 from trainer.optimizers import make_optimizer
-from trainer.ratings import Catalogue, Ratings, load_catalogue, load_ratings
+from trainer.ratings import Catalogue, Ratings, load_catalogue
 from trainer.recommend.export import write_id_tables
 from trainer.recommend.features import Features, user_features
 from trainer.recommend.rating_model import RatingModel
-from trainer.recommend.train import (
-    FilmsRun,
-    check_features,
-    features_for,
-    load_films_run,
-    prepare_run_dir,
-)
+from trainer.recommend.train import FilmsRun, features_for, open_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +156,8 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
     r = cfg["rate"]
     if r["deterministic"]:
         tf.config.experimental.enable_op_determinism()
-    films = load_films_run(films_run) if films_run else None
-    ratings = load_ratings(ratings_dir, films.manifest["tables"]["id"] if films else None)
-    check_features(r["features"], ["ids"], films)
-    prepare_run_dir(run_dir, ratings, [ratings_dir, *([films_run] if films_run else [])],
-                    False, overwrite, kind=RATING_KIND)
+    ratings, films = open_inputs(ratings_dir, films_run, run_dir, r["features"], ["ids"],
+                                 resume=False, overwrite=overwrite, kind=RATING_KIND)
     catalogue = load_catalogue(ratings)
     fold = user_folds(ratings.user, r["folds"], r["seed"])
     per_fold, first = [], None

@@ -277,6 +277,19 @@ def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: 
                    inputs=inputs, resume=resume, overwrite=overwrite)
 
 
+def open_inputs(ratings_dir: str, films_run: str | None, run_dir: Path, features: list[str],
+                user_groups: list[str], *, resume: bool, overwrite: bool,
+                kind: str = RANKING_KIND) -> tuple[Ratings, FilmsRun | None]:
+    """The ratings and the films run (checked to be on the same tables), the features checked
+    against them, and the run folder prepared: everything refused before any training."""
+    films = load_films_run(films_run) if films_run else None
+    ratings = load_ratings(ratings_dir, films.manifest["tables"]["id"] if films else None)
+    check_features(features, user_groups, films)
+    prepare_run_dir(run_dir, ratings, [ratings_dir, *([films_run] if films_run else [])],
+                    resume, overwrite, kind=kind)
+    return ratings, films
+
+
 def comparison_feature_sets(use: list[str]) -> dict[str, list[str]]:
     """The models reported beside the configured one: ids only, and ids + genres."""
     sets = {"ids": ["ids"], "ids+genres": ["ids", "genres"]}
@@ -294,11 +307,8 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
     r = cfg["rank"]
     if r["deterministic"]:
         tf.config.experimental.enable_op_determinism()
-    films = load_films_run(films_run) if films_run else None
-    ratings = load_ratings(ratings_dir, films.manifest["tables"]["id"] if films else None)
-    check_features(r["features"], r["user_features"], films)
-    prepare_run_dir(run_dir, ratings, [ratings_dir, *([films_run] if films_run else [])],
-                    resume, overwrite)
+    ratings, films = open_inputs(ratings_dir, films_run, run_dir, r["features"],
+                                 r["user_features"], resume=resume, overwrite=overwrite)
     data = prepare_data(ratings, films, cfg)
     trainer = RankingTrainer(data, features_for(data, r["features"], cfg), cfg, run_dir,
                              name="+".join(r["features"]))
