@@ -17,6 +17,18 @@ USAGE = ("Train film and link vectors on a tables folder, measure a finished run
          "a ranking model on ratings.")
 
 
+def _ratings_run_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
+    """--ratings, --films-run, --out, --overwrite of the commands training on ratings."""
+    parser.add_argument("--ratings", required=True, metavar="RATINGS_DIR",
+                        help="folder written by spark_jobs.ratings")
+    parser.add_argument("--films-run", metavar="RUN_DIR",
+                        help="a films run (`train`) on the tables the ratings are linked to: "
+                        "the Wikipedia features of the linked items")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace the {kind} run folder already at --out")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=USAGE)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,16 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         "genres and their films' Wikipedia links and vectors, and write a ranking run folder "
         "(user and item vectors, the split, per-user AUC beside the baselines), manifest last.",
         "python -m trainer rank --ratings data/ratings --films-run data/run --out data/ranking")
-    rank.add_argument("--ratings", required=True, metavar="RATINGS_DIR",
-                      help="folder written by spark_jobs.ratings")
-    rank.add_argument("--films-run", metavar="RUN_DIR",
-                      help="a films run (`train`) on the tables the ratings are linked to: "
-                      "the Wikipedia features of the linked items")
-    rank.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    _ratings_run_arguments(rank, "ranking")
     rank.add_argument("--resume", action="store_true",
                       help="continue the run in --out from its latest checkpoint")
-    rank.add_argument("--overwrite", action="store_true",
-                      help="replace the ranking run folder already at --out")
     cli.add_config_arguments(rank)
     cli.add_logging_arguments(rank)
     rate = cli.subcommand(
@@ -54,14 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "most common rating) on the same split or folds; write a rating run folder.",
         "python -m trainer rate --ratings data/ratings --films-run data/run --out data/rating "
         "-p rate.folds=5")
-    rate.add_argument("--ratings", required=True, metavar="RATINGS_DIR",
-                      help="folder written by spark_jobs.ratings")
-    rate.add_argument("--films-run", metavar="RUN_DIR",
-                      help="a films run on the tables the ratings are linked to (the "
-                      "Wikipedia features)")
-    rate.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
-    rate.add_argument("--overwrite", action="store_true",
-                      help="replace the rating run folder already at --out")
+    _ratings_run_arguments(rate, "rating")
     cli.add_config_arguments(rate)
     cli.add_logging_arguments(rate)
     evaluate = cli.subcommand(

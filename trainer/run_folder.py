@@ -85,3 +85,22 @@ class TrainingState:
     def save(self) -> None:
         write_json(self.path, {"epoch": self.epoch, "step": self.step,
                                "global_step": self.global_step, "history": self.history})
+
+
+def restore_latest(checkpoint, manager, state: TrainingState, run_dir: Path,
+                   upstream: str) -> None:
+    """Restore the latest checkpoint of `manager` and the position beside it; RunFolderError
+    when there is none, or it does not fit this model (other `upstream` data, dimension or
+    settings), before anything in the run folder has changed."""
+    import tensorflow as tf  # here: the CLI imports this module before TensorFlow
+
+    if manager.latest_checkpoint is None or not state.path.exists():
+        raise RunFolderError(f"{run_dir}: no checkpoint to resume from; start without --resume")
+    try:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise RunFolderError(
+            f"{manager.latest_checkpoint} does not fit this model ({first[:200]}): resume with "
+            f"the {upstream} and settings the run started with, or start a new run") from e
+    state.load()

@@ -26,7 +26,7 @@ from trainer.evaluate import evaluate_vectors, film_vectors_from_links, held_out
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
-from trainer.run_folder import RunFolderError, TrainingState
+from trainer.run_folder import TrainingState
 from trainer.steps import make_train_step, pointwise_loss
 from trainer.tables import Tables, heldout_mask, load_tables
 
@@ -148,19 +148,8 @@ class Trainer:
     def resume(self) -> None:
         """Restore the latest checkpoint; RunFolderError when it does not fit this model (other
         tables, dimension or model), before anything in the run folder has changed."""
-        if self.manager.latest_checkpoint is None or not self.state.path.exists():
-            raise RunFolderError(f"{self.run_dir}: no checkpoint to resume from; "
-                                 "start without --resume")
-        try:
-            self.checkpoint.restore(
-                self.manager.latest_checkpoint).assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise RunFolderError(
-                f"{self.manager.latest_checkpoint} does not fit this model ({first[:200]}): "
-                "resume with the tables and settings the run started with, or start a new "
-                "run") from e
-        self.state.load()
+        run_folder.restore_latest(self.checkpoint, self.manager, self.state, self.run_dir,
+                                  "tables")
         logger.info("resumed from %s: epoch %d, step %d", self.manager.latest_checkpoint,
                     self.state.epoch + 1, self.state.step)
 

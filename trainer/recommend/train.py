@@ -33,7 +33,12 @@ from trainer.recommend.features import (
 from trainer.recommend.metrics import AucTask, VectorScorer, mean_auc
 from trainer.recommend.model import RankingModel, pairwise_loss
 from trainer.recommend.split import Split, make_split
-from trainer.run_folder import RunFolderError, TrainingState, read_run_manifest
+from trainer.run_folder import (
+    RunFolderError,
+    TrainingState,
+    read_run_manifest,
+    restore_latest,
+)
 from trainer.run_folder import prepare_run_dir as prepare_folder
 
 logger = logging.getLogger(__name__)
@@ -213,18 +218,7 @@ class RankingTrainer:
 
     def resume(self) -> None:
         """Restore the latest checkpoint; RunFolderError when it does not fit this model."""
-        if self.manager.latest_checkpoint is None or not self.state.path.exists():
-            raise RunFolderError(f"{self.run_dir}: no checkpoint to resume from; start "
-                                 "without --resume")
-        try:
-            self.checkpoint.restore(
-                self.manager.latest_checkpoint).assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise RunFolderError(f"{self.manager.latest_checkpoint} does not fit this model "
-                                 f"({first[:200]}): resume with the ratings and settings the "
-                                 "run started with, or start a new run") from e
-        self.state.load()
+        restore_latest(self.checkpoint, self.manager, self.state, self.run_dir, "ratings")
 
     def _should_stop(self) -> bool:
         patience, history = self.r["early_stop_patience"], self.state.history
