@@ -39,8 +39,10 @@ def add_film_links(tables: Path, rows: list[tuple[int, int, int]]) -> Path:
 def write_run(folder: Path, films: np.ndarray, film_titles: list[str], links: np.ndarray,
               link_titles: list[str], tables: Path | None = None,
               years: list[int | None] | None = None,
-              directors: list[str | None] | None = None) -> Path:
-    """A finished run folder with these vectors (normalised here) and titles."""
+              directors: list[str | None] | None = None,
+              film_map: np.ndarray | None = None) -> Path:
+    """A finished run folder with these vectors (normalised here), titles and optionally the
+    films' 2-D map coordinates."""
     emb = folder / "embeddings"
     emb.mkdir(parents=True, exist_ok=True)
 
@@ -66,6 +68,12 @@ def write_run(folder: Path, films: np.ndarray, film_titles: list[str], links: np
         "film_count": pa.array(np.full(m, 3, dtype=np.int32)),
         "film_id": pa.array([None] * m, pa.int32()),
     }), emb / "links.parquet")
+    embeddings = {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
+                  "film_titles": "embeddings/films.parquet",
+                  "link_titles": "embeddings/links.parquet", "normalized": True}
+    if film_map is not None:
+        np.save(emb / "films_map.npy", np.asarray(film_map, dtype=np.float32))
+        embeddings["film_map"] = "embeddings/films_map.npy"
     tables_id = "none"
     if tables is not None:
         tables_id = json.loads((tables / "manifest.json").read_text())["id"]
@@ -74,9 +82,8 @@ def write_run(folder: Path, films: np.ndarray, film_titles: list[str], links: np
         "kind": "wikifilms.run", "schema_version": 1, "id": uuid.uuid4().hex,
         "tables": {"folder": str(tables or folder / "no-tables"), "id": tables_id},
         "dim": dim, "counts": {"films": n, "links": m},
-        "embeddings": {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
-                       "film_titles": "embeddings/films.parquet",
-                       "link_titles": "embeddings/links.parquet", "normalized": True},
+        "embeddings": embeddings,
+        **({"film_map": {"method": "given"}} if film_map is not None else {}),
     }))
     return folder
 

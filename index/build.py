@@ -34,7 +34,14 @@ from conf.manifest import (
 from conf.outputs import OutputFolderError, check_output_folder
 from conf.version import code_version
 from index import colink, ranking, rating, verified
-from index.folder import KINDS, IndexFolderError, file_entry, file_names, write_arrow
+from index.folder import (
+    KINDS,
+    MAP_FILE,
+    IndexFolderError,
+    file_entry,
+    file_names,
+    write_arrow,
+)
 from index.lookup import alias_table
 from index.recall import tune_search_k
 
@@ -52,6 +59,13 @@ def _read_run(run_dir: Path) -> dict:
 
 def load_vectors(path: Path, rows: int, dim: int) -> np.ndarray:
     """The run's float32 vectors, checked against its manifest, L2-normalised again."""
+    vectors = load_array(path, rows, dim)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def load_array(path: Path, rows: int, dim: int) -> np.ndarray:
+    """A float32 array of the run folder, checked against its manifest's shape, all finite."""
     try:
         vectors = np.load(path)
     except (OSError, ValueError) as e:
@@ -63,8 +77,7 @@ def load_vectors(path: Path, rows: int, dim: int) -> np.ndarray:
     if bad:
         raise IndexFolderError(f"{path}: {bad} rows hold NaN or infinity; the run diverged, "
                                "re-train it (lower train.learning_rate)")
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    return vectors.astype(np.float32)
 
 
 def tables_manifest(tables_dir: Path, tables_id: str) -> dict | None:
@@ -185,6 +198,19 @@ def _build_colink(film_links: pa.Table | None, counts: dict, staging: Path, cfg_
             "vector_weight": cfg_index["vector_weight"], "candidates": cfg_index["candidates"]}
 
 
+def _copy_map(run_dir: Path, run: dict, n_films: int, staging: Path,
+              states: dict[str, list[int]]) -> dict | None:
+    """The run's 2-D film map (trainer.export.write_map) as MAP_FILE in `staging`, and its
+    manifest entry; None for a run written without one."""
+    path = run["embeddings"].get("film_map")
+    if not path:
+        return None
+    xy = load_array(run_dir / path, n_films, 2)
+    np.save(staging / MAP_FILE, xy)
+    entry, states[MAP_FILE] = file_entry(staging / MAP_FILE)
+    return {**entry, "method": (run.get("film_map") or {}).get("method")}
+
+
 def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> bool:
     """IndexFolderError unless `out` may be written (conf/outputs.py: an index folder is
     replaced only with `overwrite`, anything else never); whether something is there."""
@@ -248,6 +274,7 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
         sides = {kind: _build_side(kind, vectors[kind], items[kind], redirects, staging,
                                    index_id, cfg_index, states) for kind in KINDS}
         sides["films"]["colink"] = _build_colink(film_links, counts, staging, cfg_index, states)
+        sides["films"]["map"] = _copy_map(run_dir, run, counts["films"], staging, states)
         if ranking_run:
             sides["ranking"] = ranking.build_ranking(Path(ranking_run), staging, index_id,
                                                      run["tables"]["id"], file_entry,
@@ -282,7 +309,8 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     # Hashed as they were written: the first query need not read them again.
     entries = [entry for kind in KINDS for entry in (
         *(sides[kind][role] for role in file_names(kind)),
-        *((sides[kind].get("colink") or {}).get("files") or {}).values())]
+        *((sides[kind].get("colink") or {}).get("files") or {}).values(),
+        *([sides[kind]["map"]] if sides[kind].get("map") else []))]
     for model in ("ranking", "rating"):
         entries += list((sides.get(model) or {}).get("files", {}).values())
     verified.remember([(out / e["file"], states[e["file"]], e["sha256"]) for e in entries])

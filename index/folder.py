@@ -5,6 +5,8 @@
     films.arrow, links.arrow             id -> title, year, director / film_count, film_id
     films_aliases.arrow, links_aliases.arrow   title lookup (index.lookup)
     films_colink_*.npy, links_colink_*.npy     the films' sparse link vectors (index.colink)
+    films_map.npy                        float32 [films, 2]: the run's t-SNE map (index serve),
+                                         when the run has one
     manifest.json                        written last (kind wikifilms.index)
 
 Every file is listed in the manifest with its size and SHA-256 (checked once per version of
@@ -31,6 +33,7 @@ from index.colink import CoLink
 from index.lookup import TitleLookup
 
 KINDS = ("films", "links")
+MAP_FILE = "films_map.npy"
 ROLES = ("ann", "vectors", "items_table", "aliases")
 
 
@@ -84,6 +87,7 @@ class ItemIndex:
     colink: CoLink | None = None  # films only, when the build had the tables' film_links
     vector_weight: float = 1.0  # of the vectors' cosine in a film's score (index.colink)
     candidates: int = 100  # films each of the two similarities proposes for re-ranking
+    map_xy: np.ndarray | None = None  # films only: [items, 2] map coordinates, memory-mapped
 
     def title(self, i: int) -> str:
         return self.items.column("title")[i].as_py()
@@ -183,11 +187,17 @@ def _open_index(folder: Path, kind: str) -> ItemIndex:
     if ann.get_n_items() != n:
         raise IndexFolderError(f"{ann_path}: {ann.get_n_items()} items of dimension {dim}, "
                                f"the manifest says {n}; {REBUILD}")
-    colink, scoring = _open_colink(folder, manifest.get(kind, {}).get("colink"), n)
+    colink, scoring = _open_colink(folder, side.get("colink"), n)
+    map_xy = None
+    if side.get("map"):
+        map_xy = np.load(check_file(folder, side["map"]), mmap_mode="r")
+        if map_xy.shape != (n, 2):
+            raise IndexFolderError(f"{folder / side['map']['file']}: shape {map_xy.shape}, the "
+                                   f"manifest says ({n}, 2); {REBUILD}")
     return ItemIndex(kind=kind, ann=ann, vectors=vectors, items=items,
                      lookup=TitleLookup(tables[aliases_path], items.column("title")),
                      search_k=search_k, n_trees=n_trees, exact_by_default=search == "exact",
-                     colink=colink, **scoring)
+                     colink=colink, map_xy=map_xy, **scoring)
 
 
 def _open_colink(folder: Path, entry: dict | None, n: int) -> tuple[CoLink | None, dict]:
@@ -220,6 +230,7 @@ def verify_index(folder: str | Path) -> list[str]:
     for kind in KINDS:
         entries = list(side_files(manifest, kind, folder).values())
         entries += list(((manifest[kind].get("colink") or {}).get("files") or {}).values())
+        entries += [manifest[kind]["map"]] if manifest[kind].get("map") else []
         entries += ranking_files if kind == KINDS[-1] else []
         for entry in entries:
             path = check_file(folder, entry, force=True)

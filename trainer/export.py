@@ -6,7 +6,9 @@
     model.keras                       the Keras model (custom objects registered in trainer)
     metrics.json                      per-epoch held-out metrics, final metrics, quality report
     logs/                             TensorBoard scalars + embedding projector (metadata)
-    film_map.png                      t-SNE map of the most-linked films, some titled
+    embeddings/films_map.npy          float32 [films, 2]: t-SNE coordinates of every film (the
+                                      web page's map: index serve)
+    film_map.png                      the same map drawn, some films titled
     manifest.json                     written last; cites the tables manifest id
 
 The manifest is written last: a folder without one is an unfinished run and the index
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +31,9 @@ from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION, write_json
 from conf.version import code_version
 
 logger = logging.getLogger(__name__)
+
+# t-SNE needs a few neighbours per point (perplexity up to a third of the points).
+MIN_MAP_FILMS = 5
 
 
 def _first(values) -> str | None:
@@ -88,32 +94,49 @@ def write_projector(logdir: Path, films: np.ndarray, tables, max_points: int) ->
     return len(chosen)
 
 
-def write_map(path: Path, films: np.ndarray, tables, points: int, labels: int, seed: int) -> int:
-    """A t-SNE map (scikit-learn) of the most-linked films as a PNG, `labels` of them titled."""
+def map_coordinates(films: np.ndarray, seed: int, threads: int = -1) -> np.ndarray:
+    """2-D t-SNE coordinates [films, 2] of every film's vector (openTSNE: approximate
+    neighbours and FFT-interpolated gradients, so the full dump's films take minutes where
+    exact t-SNE takes hours). Euclidean on the L2-normalised vectors orders neighbours as
+    the cosine does, and a film without links (a zero vector) stays a valid point."""
+    from openTSNE import TSNE
+
+    points = np.asarray(films, dtype=np.float32)
+    tsne = TSNE(n_components=2, metric="euclidean", perplexity=min(30.0, (len(points) - 1) / 3),
+                random_state=seed, n_jobs=threads, verbose=False)
+    return np.asarray(tsne.fit(points), dtype=np.float32)
+
+
+def write_map(folder: Path, films: np.ndarray, tables, labels: int, seed: int) -> dict | None:
+    """embeddings/films_map.npy and film_map.png (module docstring); the manifest's entry,
+    None when there are too few films for a map."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
 
-    chosen = most_linked(tables, points)
-    if len(chosen) < 5:
-        logger.warning("film map skipped: only %d films", len(chosen))
-        return 0
-    xy = TSNE(n_components=2, metric="cosine", init="pca", random_state=seed,
-              perplexity=min(30.0, (len(chosen) - 1) / 3)).fit_transform(films[chosen])
+    if len(films) < MIN_MAP_FILMS:
+        logger.warning("film map skipped: only %d films", len(films))
+        return None
+    started = time.perf_counter()
+    xy = map_coordinates(films, seed)
+    seconds = time.perf_counter() - started
+    np.save(folder / "embeddings" / "films_map.npy", xy)
     fig, ax = plt.subplots(figsize=(12, 12), dpi=100)
-    ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.5)
-    rng = np.random.default_rng(seed)
-    for j in rng.choice(len(chosen), min(labels, len(chosen)), replace=False):
-        ax.annotate(tables.film_titles[chosen[j]], xy[j], fontsize=7)
-    ax.set_title(f"wikifilms: t-SNE of {len(chosen)} most-linked films")
+    ax.scatter(xy[:, 0], xy[:, 1], s=max(0.2, min(4.0, 8000 / len(xy))), alpha=0.5,
+               linewidths=0)
+    for j in most_linked(tables, labels):
+        ax.annotate(tables.film_titles[j], xy[j], fontsize=7)
+    ax.set_title(f"wikifilms: t-SNE of {len(xy)} films, the {labels} most-linked titled")
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(folder / "film_map.png")
     plt.close(fig)
-    return len(chosen)
+    logger.info("film map: t-SNE of %d films in %.1f s", len(xy), seconds)
+    return {"coordinates": "embeddings/films_map.npy", "image": "film_map.png",
+            "method": "t-SNE (openTSNE), euclidean on the normalised film vectors",
+            "films": int(len(xy)), "seconds": round(seconds, 3)}
 
 
 def final_metrics(history: list[dict]) -> dict:
@@ -173,8 +196,8 @@ def export_run(trainer, history: list[dict], cfg, *, pairs: str | None = None, r
     write_json(run_dir / "metrics.json", metrics)
     e = cfg["export"]
     projector_points = write_projector(run_dir / "logs", films, tables, e["projector_max_points"])
-    map_points = (write_map(run_dir / "film_map.png", films, tables, e["map_points"],
-                            e["map_labels"], cfg["train"]["seed"]) if e["map"] else 0)
+    film_map = (write_map(run_dir, films, tables, e["map_labels"], cfg["train"]["seed"])
+                if e["map"] else None)
     manifest = {
         "kind": RUN_KIND,
         "schema_version": RUN_SCHEMA_VERSION,
@@ -187,13 +210,14 @@ def export_run(trainer, history: list[dict], cfg, *, pairs: str | None = None, r
                    "heldout_pairs": len(trainer.data.heldout)},
         "embeddings": {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
                        "film_titles": "embeddings/films.parquet",
-                       "link_titles": "embeddings/links.parquet", "normalized": True},
+                       "link_titles": "embeddings/links.parquet", "normalized": True,
+                       **({"film_map": film_map["coordinates"]} if film_map else {})},
         "film_vectors": "the normalised count-weighted sum of their links' learned vectors",
         "metrics": {"epochs": len(history), **(summary["last"] or {}),
                     "exported": metrics["exported"]},
         "quality": metrics.get("quality"),
         "projector_points": projector_points,
-        "map_points": map_points,
+        "film_map": film_map,
         "config": cfg.to_dict(),
         "config_sources": cfg.sources,
         "code_version": code_version(),
