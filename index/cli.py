@@ -11,6 +11,7 @@ import json
 import sys
 
 from conf import ConfigError, cli
+from index import answers
 
 NOT_FOUND, BAD_INPUT = 1, 2
 EXIT_STATUS = ("exit status: 0 answered; 1 a title (or a user of the ratings) was not found or "
@@ -90,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("-k", type=int, default=10, help="answers (default 10)")
     query.add_argument("--links", action="store_true", help="query the links (pages) index")
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    serve = cli.subcommand(
+        sub, "serve", "The web page and its JSON API over the index: search with suggestions, "
+        "films like a film and the links that make them alike, the map of all films, films "
+        "for someone who liked several, and a user's films where the index has a ranking "
+        "model. Read-only; localhost unless --host says otherwise.",
+        "python -m index serve --index data/index  # then open http://127.0.0.1:8000/")
+    serve.add_argument("--index", required=True, metavar="INDEX_DIR",
+                       help="index folder written by `build` (with --ranking-run for users)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000,
+                       help="port (default 8000; 0 picks a free one)")
+    cli.add_logging_arguments(serve)
     verify = cli.subcommand(
         sub, "verify", "Check every file of an index folder against its manifest (whole-file "
         "SHA-256), whatever was verified before.",
@@ -106,15 +120,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format_table(neighbours, kind: str, measure: str = "cosine") -> str:
+def _format_table(found: list[dict], kind: str, measure: str = "cosine") -> str:
+    """Answer rows (index.answers) as an aligned table; `measure` heads the score column."""
+    def value(a: dict) -> float:
+        return a["similarity"] if "similarity" in a else a["score"]
+
     if kind == "films":
         head = ("rank", "title", measure, "year", "director")
-        rows = [(str(n.rank), n.title, f"{n.similarity:.3f}", str(n.facts.get("year") or ""),
-                 n.facts.get("director") or "") for n in neighbours]
+        rows = [(str(a["rank"]), a["title"], f"{value(a):.3f}", str(a.get("year") or ""),
+                 a.get("director") or "") for a in found]
     else:
         head = ("rank", "title", "cosine", "films")
-        rows = [(str(n.rank), n.title, f"{n.similarity:.3f}", str(n.facts.get("film_count", "")))
-                for n in neighbours]
+        rows = [(str(a["rank"]), a["title"], f"{value(a):.3f}", str(a.get("film_count", "")))
+                for a in found]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(head)]
     right = {0, 2}
@@ -126,61 +144,6 @@ def _format_table(neighbours, kind: str, measure: str = "cosine") -> str:
     return "\n".join(lines)
 
 
-def _describe(side, i: int) -> str:
-    facts = side.items.slice(i, 1).to_pylist()[0]
-    extra = [str(facts[c]) for c in ("year", "director") if facts.get(c)]
-    return facts["title"] + (f" ({', '.join(extra)})" if extra else "")
-
-
-def _resolve(side, title: str, kind: str, index: str) -> tuple[int | None, str | None]:
-    """(id, note) of a title on one side of the index; (None, None) after printing why not
-    (ambiguous, or not found with suggestions) to stderr."""
-    found = side.lookup.resolve(title)
-    if found.ambiguous:
-        listed = "; ".join(_describe(side, i) for i in found.candidates[:10])
-        print(f"index: {title!r} may be any of {len(found.candidates)} {kind}: {listed}. "
-              "Give the full title.", file=sys.stderr)
-        return None, None
-    if found.id is None:
-        hint = (f"; did you mean: {'; '.join(found.suggestions)}?" if found.suggestions else "")
-        print(f"index: no {kind[:-1]} titled {title!r} in {index}{hint}", file=sys.stderr)
-        return None, None
-    note = f"{title!r} -> {side.title(found.id)!r} ({found.how})" if found.how != "title" else None
-    return found.id, note
-
-
-def _ranking_item(ranking, films, title: str, index: str) -> int | None:
-    """The ratings' item of a title: through the films' lookup (redirects, accents,
-    qualifiers), else the catalogue's own title; None after saying why on stderr."""
-    from index.ranking import NotInRatings
-
-    by_catalogue = ranking.items_titled(title)
-    found = films.lookup.resolve(title)
-    if found.id is not None and not found.ambiguous:
-        items = ranking.items_of_film(found.id)
-        if items:
-            return items[0]
-        if not by_catalogue:
-            raise NotInRatings(f"{films.title(found.id)!r} is not among the rated films "
-                               "(no item of the ratings is linked to it)")
-    if by_catalogue:
-        return by_catalogue[0]
-    _resolve(films, title, "films", index)  # says why on stderr: not found, or ambiguous
-    return None
-
-
-def _resolve_items(model, films, titles_stars, index: str) -> dict[int, float | None] | None:
-    """{item: stars} of (title, stars) pairs through _ranking_item; None when one is not found
-    (said on stderr)."""
-    items = {}
-    for title, stars in titles_stars:
-        item = _ranking_item(model, films, check_title(title), index)
-        if item is None:
-            return None
-        items[item] = stars
-    return items
-
-
 def _predict_query(args) -> int:
     """Predicted stars of the --predict films for --user or for someone who gave --rated."""
     from index.folder import open_index, open_rating
@@ -188,22 +151,17 @@ def _predict_query(args) -> int:
 
     rating = open_rating(args.index)
     films = open_index(args.index, "films")
-    targets = _resolve_items(rating, films, [(t, None) for t in args.predict], args.index)
-    if targets is None:
-        return NOT_FOUND
+    targets = answers.ratings_items(rating, films, [(t, None) for t in args.predict],
+                                    args.index)
     if args.user is not None:
         vector = rating.users[user_id(rating, args.user.strip())]
         who = f"user {args.user}"
     else:
-        rated = _resolve_items(rating, films, parse_rated(args.rated), args.index)
-        if rated is None:
-            return NOT_FOUND
+        rated = answers.ratings_items(rating, films, parse_rated(args.rated), args.index)
         vector = rating.fold_in(rated)
         who = "someone who rated " + ", ".join(f"{rating.describe(i)['title']} {s:g}"
                                                 for i, s in rated.items())
-    stars = rating.predict(vector, list(targets))
-    rows = [{**rating.describe(i), "predicted": round(float(s), 3)}
-            for i, s in zip(targets, stars, strict=True)]
+    rows = answers.predicted(rating, vector, list(targets))
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -222,45 +180,33 @@ def _ranking_query(args) -> int:
         return _predict_query(args)
     ranking = open_ranking(args.index)
     if args.user is not None:
-        answers = for_user(ranking, user_id(ranking, args.user.strip()), args.k)
+        found = for_user(ranking, user_id(ranking, args.user.strip()), args.k)
         heading = f"Films for user {args.user} (ranking model; films the user rated left out)"
     else:
         films = open_index(args.index, "films")
         wanted = (parse_rated(args.rated) if args.rated
                   else [(check_title(t), None) for t in args.titles])
-        items = _resolve_items(ranking, films, wanted, args.index)
-        if items is None:
-            return NOT_FOUND
+        items = answers.ratings_items(ranking, films, wanted, args.index)
         if args.rated:
-            answers = for_ratings(ranking, items, args.k)
+            found = for_ratings(ranking, items, args.k)
             heading = "Films for someone who rated " + ", ".join(
                 f"{ranking.describe(i)['title']} {s:g}" for i, s in items.items())
         else:
-            answers = similar_items(ranking, list(items), args.k)
+            found = similar_items(ranking, list(items), args.k)
             heading = "Films like " + ", ".join(ranking.describe(i)["title"] for i in items) \
                 + " by the ranking model (cosine of the item vectors)"
-    rows = [{"rank": r, **ranking.describe(i), "score": round(score, 6)}
-            for r, (i, score) in enumerate(answers, 1)]
+    rows = answers.ranked(ranking, found)
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return 0
     print(heading)
-    print(_format_table([_Row(row) for row in rows], "films", "score"))
+    print(_format_table(rows, "films", "score"))
     return 0
-
-
-class _Row:
-    """A ranking answer in the shape _format_table reads."""
-
-    def __init__(self, row: dict) -> None:
-        self.rank, self.title, self.similarity = row["rank"], row["title"], row["score"]
-        self.facts = {"year": row["year"], "director": None}
 
 
 def _query(args) -> int:
     from index.folder import open_index
-    from index.query import nearest
 
     modes = [bool(args.user is not None), bool(args.rated),
              bool(args.titles) and not args.by_ratings, bool(args.titles) and args.by_ratings]
@@ -277,18 +223,14 @@ def _query(args) -> int:
     side = open_index(args.index, kind)
     ids, notes = [], []
     for title in titles:
-        found, note = _resolve(side, title, kind, args.index)
-        if found is None:
-            return NOT_FOUND
+        found, note = answers.resolve(side, title, args.index)
         ids.append(found)
         if note:
             notes.append(note)
-    neighbours = nearest(side, ids, args.k, exact=args.exact, search_k=args.search_k)
+    rows = answers.similar(side, ids, args.k, exact=args.exact, search_k=args.search_k)
     if args.json:
-        for n in neighbours:
-            print(json.dumps({"rank": n.rank, "id": n.id, "title": n.title,
-                              "similarity": round(n.similarity, 6), **n.facts},
-                             ensure_ascii=False))
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
         return 0
     liked = ", ".join(side.title(i) for i in ids)
     exact = side.exact_by_default if args.exact is None else args.exact
@@ -298,13 +240,32 @@ def _query(args) -> int:
                f"cosine + {1 - side.vector_weight:g} x link cosine"
     print(f"{kind.capitalize()} like {liked} ({how}" + (f"; {'; '.join(notes)}" if notes else "")
           + ")")
-    print(_format_table(neighbours, kind, "score" if side.colink is not None else "cosine"))
+    print(_format_table(rows, kind, "score" if side.colink is not None else "cosine"))
+    return 0
+
+
+def _serve(args) -> int:
+    from index.serve import ServeError, is_loopback, make_server
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: give a port from 0 to 65535")
+    try:
+        server, sock, url = make_server(args.index, args.host, args.port)
+    except ServeError as e:
+        print(f"index: error: {e}", file=sys.stderr)
+        return BAD_INPUT
+    if not is_loopback(args.host):
+        print(f"index: listening on {args.host}: anyone who can reach this machine can read "
+              "the index (the server is read-only)", file=sys.stderr)
+    print(f"index: serving {args.index} at {url} (Ctrl-C stops it)", flush=True)
+    with sock:
+        server.run(sockets=[sock])
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command != "build":
+    if args.command in ("query", "verify"):
         args.quiet = True  # a query prints its answer, not log lines
     cli.setup_logging(args)
     from index.folder import IndexFolderError
@@ -325,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "search_k": manifest[k]["recall"]["search_k"]}
                                  for k in ("films", "links")}}, indent=2))
             return 0
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "verify":
             from index.folder import verify_index
 
@@ -334,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)
-    except NotInRatings as e:
+    except (NotInRatings, answers.NotFound) as e:
         print(f"index: {e}", file=sys.stderr)
         return NOT_FOUND
     except RankingError as e:

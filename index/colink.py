@@ -76,6 +76,12 @@ class CoLink:
     def n_films(self) -> int:
         return len(self.film_indptr) - 1
 
+    def film_row(self, film: int) -> tuple[np.ndarray, np.ndarray]:
+        """(links, weights) of one film's row, links ascending."""
+        start, end = self.film_indptr[film], self.film_indptr[film + 1]
+        return (np.asarray(self.film_links[start:end], dtype=np.int64),
+                np.asarray(self.film_weights[start:end], dtype=np.float64))
+
     def query_row(self, films: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(links, weights) of the normalised sum of these films' rows."""
         parts = [(self.film_links[self.film_indptr[f]:self.film_indptr[f + 1]],

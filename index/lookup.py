@@ -19,6 +19,7 @@ load millions of redirect rows into Python.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -164,10 +165,30 @@ class TitleLookup:
 
     def suggest(self, text: str, limit: int = 5) -> list[str]:
         """Titles close to `text` (rapidfuzz WRatio on folded titles), best first."""
+        return [self.titles[i].as_py() for i in self.suggest_ids(text, limit)]
+
+    def suggest_ids(self, text: str, limit: int = 5) -> list[int]:
+        """The ids of `suggest`."""
         from rapidfuzz import fuzz, process
 
+        if limit < 1:
+            return []
+        found = process.extract(fold(text), self._folded_titles, scorer=fuzz.WRatio,
+                                limit=limit, score_cutoff=60)
+        return [index for _, _, index in found]
+
+    def starting_with(self, text: str, limit: int = 10) -> list[int]:
+        """Ids of the items whose folded title starts with folded `text`, shortest first
+        (what a search box suggests while a title is typed)."""
+        prefix = fold(text)
+        if not prefix:
+            return []
+        titles = self.aliases.column("folded").slice(0, len(self.titles))
+        ids = np.flatnonzero(pc.starts_with(titles, prefix).to_numpy(zero_copy_only=False))
+        lengths = pc.utf8_length(titles).to_numpy(zero_copy_only=False)[ids]
+        return [int(i) for i in ids[np.lexsort((ids, lengths))[:limit]]]
+
+    @functools.cached_property
+    def _folded_titles(self) -> list[str]:
         # Title rows come first in the alias table, row i = item i, already folded.
-        choices = self.aliases.column("folded").slice(0, len(self.titles)).to_pylist()
-        found = process.extract(fold(text), choices, scorer=fuzz.WRatio, limit=limit,
-                                score_cutoff=60)
-        return [self.titles[index].as_py() for _, _, index in found]
+        return self.aliases.column("folded").slice(0, len(self.titles)).to_pylist()
