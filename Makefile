@@ -27,6 +27,9 @@ demo: setup
 		--pairs $(DEMO)/dump/enwiki-20261101-truth.json
 	$(PY) -m index build --run $(DEMO)/run --out $(DEMO)/index --overwrite
 	$(PY) scripts/demo_queries.py --index $(DEMO)/index --truth $(DEMO)/dump/enwiki-20261101-truth.json
+	@echo
+	@echo "The web page over this index (search, neighbours and why, the map, \"I liked these\"):"
+	@echo "  $(PY) -m index serve --index $(DEMO)/index    # then open http://127.0.0.1:8000/"
 
 # The real dump (README "Running on the full English Wikipedia"):
 #   make download DUMP_DIR=/data/enwiki [DATE=latest]

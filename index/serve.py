@@ -1,0 +1,336 @@
+"""`python -m index serve`: the web page and its JSON API over one index folder.
+
+Starlette (ASGI) served by uvicorn. The index is opened once, when the app is made; every
+route is a GET that reads it, so the server cannot change anything on disk. Each answer is
+made by index.answers, the functions behind `index query --json`: the page and the CLI give
+the same answers.
+
+    GET /                          the page (index/web/: plain HTML, CSS and JavaScript)
+    GET /api/info                  what the index holds (films, links, map, ranking, rating)
+    GET /api/films?q=TEXT          suggestions for a typed title
+    GET /api/film/ID               one film's facts (the map's hover)
+    GET /api/similar/TITLE?k=10    films like a film, with the links they share (reasons)
+    GET /api/links/TITLE?k=10      pages like a page
+    GET /api/recommend?liked=TITLE&liked=...   films for someone who liked these
+    GET /api/recommend?rated=TITLE=STARS&...   the same from stars (needs a ranking model)
+    GET /api/user/ID?k=10          a user's recommendations (needs a ranking model)
+    GET /api/map                   the films' 2-D coordinates: float32 x, y pairs by film id
+
+Errors are JSON `{"error": message}` with a 4xx status (404 for a title, user or model the
+index lacks, with "suggestions" or "candidates"); an unexpected failure is logged here and
+answered 500 without its traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from pathlib import Path
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from index import answers
+from index.cli import MAX_TITLE_BYTES, UsageError, check_title
+from index.folder import (
+    IndexFolderError,
+    open_index,
+    open_ranking,
+    open_rating,
+    read_index_manifest,
+)
+from index.ranking import NotInRatings, RankingError, for_ratings, for_user, user_id
+
+logger = logging.getLogger(__name__)
+
+WEB = Path(__file__).with_name("web")
+MAX_K = 100
+MAX_LIKED = 50
+SUGGESTIONS = 8
+REASONS = 5
+# The page loads only its own files; nothing inline, nothing from elsewhere.
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+
+
+class ServeError(ValueError):
+    """The server cannot start (a bad index folder, a port in use); the message says why."""
+
+
+class Explorer:
+    """The opened index: both sides, and the ranking and rating models where it has them."""
+
+    def __init__(self, index_dir: str | Path):
+        self.folder = Path(index_dir)
+        self.films = open_index(self.folder, "films")
+        self.links = open_index(self.folder, "links")
+        models = read_index_manifest(self.folder)
+        self.ranking = open_ranking(self.folder) if models.get("ranking") else None
+        self.rating = open_rating(self.folder) if models.get("rating") else None
+        if self.films.map_xy is not None:
+            # Sent as it lies on disk: little-endian float32 pairs, row = film id.
+            self.map_bytes = np.ascontiguousarray(self.films.map_xy, dtype="<f4").tobytes()
+        else:
+            self.map_bytes = None
+
+    @property
+    def where(self) -> str:
+        """The index as answers name it: its folder's name, not where it lies on the server."""
+        return f"index {self.folder.resolve().name!r}"
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw[:20]!r}: give a whole number") from None
+    if not low <= value <= high:
+        raise UsageError(f"{name}={value}: give a number from {low} to {high}")
+    return value
+
+
+def _json(payload, status: int = 200) -> JSONResponse:
+    return JSONResponse(payload, status_code=status)
+
+
+def _title_param(value: str, what: str = "title") -> str:
+    if len(value.encode("utf-8", "surrogatepass")) > 4 * MAX_TITLE_BYTES:
+        raise UsageError(f"a {what} of {len(value)} characters: page titles are at most "
+                         f"{MAX_TITLE_BYTES} bytes")
+    return check_title(value)
+
+
+def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The ASGI app over the index folder (opened here, once). `allowed_hosts`: the Host
+    headers answered (a page on localhost must not be reachable by DNS rebinding)."""
+    explorer = Explorer(index_dir)
+
+    def page(request: Request) -> Response:
+        return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
+
+    def info(request: Request) -> JSONResponse:
+        return _json({
+            "index": explorer.folder.resolve().name, "films": len(explorer.films.vectors),
+            "links": len(explorer.links.vectors), "map": explorer.map_bytes is not None,
+            "reasons": explorer.films.colink is not None,
+            "ranking": explorer.ranking is not None, "rating": explorer.rating is not None,
+            "users": len(explorer.ranking.user_ids) if explorer.ranking is not None else 0,
+            "limits": {"k": MAX_K, "liked": MAX_LIKED, "title_bytes": MAX_TITLE_BYTES},
+        })
+
+    def films(request: Request) -> JSONResponse:
+        text = request.query_params.get("q", "")
+        limit = _int_param(request, "limit", SUGGESTIONS, 1, 50)
+        if not text.strip():
+            return _json({"query": text, "match": None, "suggestions": []})
+        text = _title_param(text)
+        lookup = explorer.films.lookup
+        # The CLI's lookup first (redirects, accents, qualifiers), then titles starting with
+        # the text, then, for a misspelling, the CLI's "did you mean" (rapidfuzz).
+        found = lookup.resolve(text, suggestions=0)
+        ids = [found.id] if found.id is not None else []
+        ids += found.candidates + lookup.starting_with(text, limit)
+        if len(set(ids)) < limit and found.id is None:
+            ids += lookup.suggest_ids(text, limit)
+        rows = [answers.facts(explorer.films, i) for i in list(dict.fromkeys(ids))[:limit]]
+        match = None
+        if found.id is not None:
+            match = {**rows[0], "how": found.how}
+        return _json({"query": text, "match": match, "suggestions": rows})
+
+    def film(request: Request) -> JSONResponse:
+        return _json(answers.facts(explorer.films, _film_id(request.path_params["id"])))
+
+    def _film_id(raw: str) -> int:
+        try:
+            i = int(raw)
+        except ValueError:
+            raise UsageError(f"film id {raw[:20]!r}: give a whole number") from None
+        if not 0 <= i < len(explorer.films.vectors):
+            raise answers.NotFound(f"no film {i} in {explorer.where} (ids 0 to "
+                                   f"{len(explorer.films.vectors) - 1})")
+        return i
+
+    def _liked_rows(ids: list[int], k: int) -> dict:
+        rows = answers.similar(explorer.films, ids, k)
+        return {"neighbours": rows,
+                "reasons": {str(row["id"]): answers.reasons(explorer.films, explorer.links, ids,
+                                                            row["id"], REASONS)
+                            for row in rows}}
+
+    def similar(request: Request) -> JSONResponse:
+        k = _int_param(request, "k", 10, 1, MAX_K)
+        title = _title_param(request.path_params["film"])
+        i, note = answers.resolve(explorer.films, title, explorer.where)
+        return _json({"query": {**answers.facts(explorer.films, i), "note": note},
+                      **_liked_rows([i], k)})
+
+    def links(request: Request) -> JSONResponse:
+        k = _int_param(request, "k", 10, 1, MAX_K)
+        title = _title_param(request.path_params["link"])
+        i, note = answers.resolve(explorer.links, title, explorer.where)
+        return _json({"query": {**answers.facts(explorer.links, i), "note": note},
+                      "neighbours": answers.similar(explorer.links, [i], k)})
+
+    def recommend(request: Request) -> JSONResponse:
+        k = _int_param(request, "k", 10, 1, MAX_K)
+        liked = request.query_params.getlist("liked")
+        rated = request.query_params.getlist("rated")
+        if bool(liked) == bool(rated) or len(liked) + len(rated) > MAX_LIKED:
+            raise UsageError(f"give liked=TITLE (1 to {MAX_LIKED} of them) or "
+                             "rated=TITLE=STARS, not both")
+        if rated:
+            from index.ranking import parse_rated
+
+            ranking = _model(explorer.ranking, "ranking")
+            pairs = [(_title_param(t), s) for t, s in parse_rated(rated)]
+            items = answers.ratings_items(ranking, explorer.films, pairs, explorer.where)
+            return _json({"query": [ranking.describe(i) | {"stars": s}
+                                    for i, s in items.items()],
+                          "answers": answers.ranked(ranking, for_ratings(ranking, items, k))})
+        ids = []
+        for title in liked:
+            i, _ = answers.resolve(explorer.films, _title_param(title), explorer.where)
+            ids.append(i)
+        ids = list(dict.fromkeys(ids))
+        return _json({"query": [answers.facts(explorer.films, i) for i in ids],
+                      **_liked_rows(ids, k)})
+
+    def user(request: Request) -> JSONResponse:
+        k = _int_param(request, "k", 10, 1, MAX_K)
+        ranking = _model(explorer.ranking, "ranking")
+        raw = request.path_params["id"]
+        if len(raw) > 100:
+            raise UsageError("a user id of more than 100 characters")
+        u = user_id(ranking, raw.strip())
+        rated = ranking.rated_by(u)
+        return _json({"user": raw.strip(), "rated": len(rated),
+                      "rated_sample": [ranking.describe(int(i)) for i in rated[:10]],
+                      "answers": answers.ranked(ranking, for_user(ranking, u, k))})
+
+    def _model(model, name: str):
+        if model is None:
+            raise answers.NotFound(f"{explorer.where} holds no {name} model: build the index "
+                                   f"with `python -m index build --run RUN_DIR --{name}-run "
+                                   f"{name.upper()}_DIR --out INDEX_DIR`")
+        return model
+
+    def film_map(request: Request) -> Response:
+        if explorer.map_bytes is None:
+            raise answers.NotFound(f"{explorer.where} holds no map: the run was trained with "
+                                   "export.map = false, or before the map was kept")
+        return Response(explorer.map_bytes, media_type="application/octet-stream",
+                        headers={"x-films": str(len(explorer.films.vectors)),
+                                 "cache-control": "max-age=3600"})
+
+    routes = [
+        Route("/", page),
+        Route("/api/info", info),
+        Route("/api/films", films),
+        Route("/api/film/{id}", film),
+        Route("/api/similar/{film:path}", similar),
+        Route("/api/links/{link:path}", links),
+        Route("/api/recommend", recommend),
+        Route("/api/user/{id:path}", user),
+        Route("/api/map", film_map),
+        Mount("/static", StaticFiles(directory=WEB), name="static"),
+    ]
+    handlers = {
+        UsageError: _error(400), RankingError: _error(400), answers.NotFound: _error(404),
+        NotInRatings: _error(404), 404: _error(404), 405: _error(405),
+        Exception: _internal_error,
+    }
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])]
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+    app.add_middleware(_SecurityHeaders)
+    app.state.explorer = explorer
+    return app
+
+
+def _error(status: int):
+    def handle(request: Request, exc: Exception) -> JSONResponse:
+        body = {"error": getattr(exc, "detail", None) or str(exc)}
+        for extra in ("suggestions", "candidates"):
+            if getattr(exc, extra, None):
+                body[extra] = getattr(exc, extra)
+        return _json(body, status)
+    return handle
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _json({"error": "internal error (the server's log has the details)"}, 500)
+
+
+class _SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response (pure ASGI: streams pass through)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or ServeError saying why not (a port in use)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((host.strip("[]"), port), family=family)
+    except OSError as e:
+        raise ServeError(f"cannot listen on {host}:{port} ({e.strerror or e}): give another "
+                         "--port, or --host") from e
+    return sock
+
+
+def make_server(index_dir: str | Path, host: str, port: int):
+    """(uvicorn.Server, its listening socket, the page's address): the index opened, the
+    port bound; `server.run(sockets=[sock])` serves until Ctrl-C or `should_exit`."""
+    import uvicorn
+
+    try:
+        app = create_app(index_dir, allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None)
+    except IndexFolderError as e:
+        raise ServeError(str(e)) from e
+    sock = listen(host, port)
+    port = sock.getsockname()[1]
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config), sock, f"http://{shown}:{port}/"
