@@ -286,3 +286,27 @@ def test_an_interrupted_run_resumes_to_the_same_vectors(franchise, tmp_path):
     for name in ("users.npy", "items.npy"):
         assert np.array_equal(np.load(tmp_path / "ranking" / "embeddings" / name),
                               np.load(franchise["ranking"] / "embeddings" / name)), name
+
+
+def test_the_web_api_gives_a_users_films_as_the_cli_does(franchise, capsys):
+    from starlette.testclient import TestClient
+
+    from index.cli import main
+    from index.serve import create_app
+
+    index = str(franchise["index"])
+    client = TestClient(create_app(index))
+
+    def cli(*argv: str) -> list[dict]:
+        assert main(["query", "--index", index, "--json", "-k", "5", *argv]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    body = client.get("/api/user/6", params={"k": 5}).json()
+    assert body["answers"] == cli("--user", "6") and body["rated"] > 0
+    rated = [("rated", "Film 75 (cluster 3)=5"), ("rated", "Film 80=5"), ("k", 5)]
+    body = client.get("/api/recommend", params=rated).json()
+    assert body["answers"] == cli("--rated", "Film 75 (cluster 3)=5", "--rated", "Film 80=5")
+    assert client.get("/api/info").json()["ranking"] is True
+    missing = client.get("/api/user/999999")
+    assert missing.status_code == 404 and "no user '999999'" in missing.json()["error"]
+    assert client.get("/api/recommend", params=[("rated", "Film 75=2")]).status_code == 400

@@ -190,8 +190,22 @@ def trained(tables_dir, tmp_path_factory):
     from trainer.train import run
 
     out = tmp_path_factory.mktemp("run") / "run"
-    manifest = run(str(tables_dir), out, train_cfg("train.checkpoint_every_steps=5"))
+    manifest = run(str(tables_dir), out, train_cfg("train.checkpoint_every_steps=5",
+                                                   "export.map=true"))
     return out, manifest
+
+
+def test_the_map_places_every_film_near_its_cluster(trained):
+    """The 2-D map the web page draws: every film, finite, and each film's nearest films on
+    it mostly from its planted cluster of 25 (chance: 12 %)."""
+    out, manifest = trained
+    xy = np.load(out / manifest["embeddings"]["film_map"])
+    assert xy.shape == (200, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    assert manifest["film_map"]["films"] == 200 and (out / "film_map.png").stat().st_size > 0
+    distances = np.linalg.norm(xy[:, None] - xy[None], axis=2) + np.eye(200) * 1e9
+    nearest = np.argsort(distances, axis=1)[:, :5]
+    same = (nearest // 25 == (np.arange(200) // 25)[:, None]).mean()
+    assert same > 0.6, same
 
 
 def test_a_tiny_fit_learns(trained):
@@ -227,6 +241,8 @@ def test_the_index_builds_on_a_trained_run(trained, tmp_path):
     out, manifest = trained
     index_manifest = build_index(out, tmp_path / "index", train_cfg())
     assert index_manifest["run"]["id"] == manifest["id"] and index_manifest["dim"] == 16
+    np.testing.assert_array_equal(np.load(tmp_path / "index" / "films_map.npy"),
+                                  np.load(out / "embeddings" / "films_map.npy"))
     films = open_index(tmp_path / "index", "films")
     found = films.lookup.resolve("Film 7")  # a redirect in the tables
     assert (found.id, found.how) == (7, "redirect")
