@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
 .PHONY: setup demo test test-fast bench bench-ingest bench-parse bench-train bench-index \
-	bench-quality bench-ranking zip lint clean \
+	bench-quality bench-ranking bench-serve zip lint clean \
 	download full
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
@@ -56,7 +56,7 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
-bench: bench-ingest bench-parse bench-train bench-index bench-quality bench-ranking
+bench: bench-ingest bench-parse bench-train bench-index bench-quality bench-ranking bench-serve
 	$(PY) -m bench.report --write
 
 bench-ingest: setup
@@ -78,6 +78,10 @@ bench-quality: setup
 # Ranking on MovieLens-100K linked to the films-cast films (docs/recommend.md).
 bench-ranking: setup
 	$(PY) -m bench.ranking --variants
+
+# The web page and its API on the full-size synthetic index (150k films; chromium for the page).
+bench-serve: setup
+	$(PY) -m bench.serve
 
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip

@@ -104,10 +104,29 @@ def index(r: dict) -> list[str]:
     return rows
 
 
+def serve(r: dict) -> list[str]:
+    rows = [f"### The web page, {r['films']:,} synthetic films {_source('serve', r)}", "",
+            "| answer | over HTTP, median (p95) | in process, median |",
+            "|---|---:|---:|"]
+    for name, a in r["api"].items():
+        h, f = a["http"], a.get("in_process")
+        spread = f"({h['p95_ms']:.1f})" if "p95_ms" in h else f"({h['bytes'] / 2**20:.1f} MB)"
+        local = f"{f['median_ms']:.2f} ms" if f else "—"
+        rows.append(f"| {name} | {h['median_ms']:.1f} ms {spread} | {local} |")
+    rows += ["", f"Server ready {r['serve_start_s']:.2f} s after start (one CLI query, cold: "
+                 f"{r['cli_cold_start_s']:.2f} s)."]
+    page = r["page"]
+    if "skipped" not in page:
+        rows[-1] += (f" Page: map drawn {page['map_drawn_ms']['median_ms']:.0f} ms after the "
+                     f"request, suggestions {page['suggestions_after_typing_ms']['median_ms']:.0f}"
+                     f" ms after typing, {page['frame_ms']['median_ms']:.1f} ms a frame.")
+    return rows
+
+
 def render() -> str:
     parts = []
     for name, table in (("quality", quality), ("ranking", ranking), ("ingest", ingestion),
-                        ("train", training), ("index", index)):
+                        ("train", training), ("index", index), ("serve", serve)):
         result = _load(name)
         if result is not None:
             parts.append("\n".join(table(result)))

@@ -26,12 +26,19 @@ def write_tables_with_redirects(folder: Path, redirects: dict[str, str]) -> Path
 
 def add_film_links(tables: Path, rows: list[tuple[int, int, int]]) -> Path:
     """Add a film_links table (film_id, link_id, count) to a tables folder and its manifest."""
-    (tables / "film_links").mkdir(parents=True, exist_ok=True)
     film, link, count = (np.array(c, dtype=np.int32) for c in zip(*rows, strict=True))
-    pq.write_table(pa.table({"film_id": film, "link_id": link, "count": count}),
+    return add_film_link_arrays(tables, film, link, count)
+
+
+def add_film_link_arrays(tables: Path, film: np.ndarray, link: np.ndarray,
+                         count: np.ndarray) -> Path:
+    """add_film_links from three columns (millions of rows without Python tuples)."""
+    (tables / "film_links").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"film_id": film.astype(np.int32), "link_id": link.astype(np.int32),
+                             "count": count.astype(np.int32)}),
                    tables / "film_links" / "part-00000.parquet")
     manifest = json.loads((tables / "manifest.json").read_text())
-    manifest.setdefault("tables", {})["film_links"] = {"path": "film_links", "rows": len(rows)}
+    manifest.setdefault("tables", {})["film_links"] = {"path": "film_links", "rows": len(film)}
     (tables / "manifest.json").write_text(json.dumps(manifest))
     return tables
 

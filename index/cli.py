@@ -144,6 +144,10 @@ def _format_table(found: list[dict], kind: str, measure: str = "cosine") -> str:
     return "\n".join(lines)
 
 
+def _checked(titles_stars: list[tuple[str, float | None]]) -> list[tuple[str, float | None]]:
+    return [(check_title(title), stars) for title, stars in titles_stars]
+
+
 def _predict_query(args) -> int:
     """Predicted stars of the --predict films for --user or for someone who gave --rated."""
     from index.folder import open_index, open_rating
@@ -151,13 +155,14 @@ def _predict_query(args) -> int:
 
     rating = open_rating(args.index)
     films = open_index(args.index, "films")
-    targets = answers.ratings_items(rating, films, [(t, None) for t in args.predict],
+    targets = answers.ratings_items(rating, films, _checked([(t, None) for t in args.predict]),
                                     args.index)
     if args.user is not None:
         vector = rating.users[user_id(rating, args.user.strip())]
         who = f"user {args.user}"
     else:
-        rated = answers.ratings_items(rating, films, parse_rated(args.rated), args.index)
+        rated = answers.ratings_items(rating, films, _checked(parse_rated(args.rated)),
+                                      args.index)
         vector = rating.fold_in(rated)
         who = "someone who rated " + ", ".join(f"{rating.describe(i)['title']} {s:g}"
                                                 for i, s in rated.items())
@@ -184,8 +189,8 @@ def _ranking_query(args) -> int:
         heading = f"Films for user {args.user} (ranking model; films the user rated left out)"
     else:
         films = open_index(args.index, "films")
-        wanted = (parse_rated(args.rated) if args.rated
-                  else [(check_title(t), None) for t in args.titles])
+        wanted = _checked(parse_rated(args.rated) if args.rated
+                          else [(t, None) for t in args.titles])
         items = answers.ratings_items(ranking, films, wanted, args.index)
         if args.rated:
             found = for_ratings(ranking, items, args.k)

@@ -6,7 +6,7 @@ made by index.answers, the functions behind `index query --json`: the page and t
 the same answers.
 
     GET /                          the page (index/web/: plain HTML, CSS and JavaScript)
-    GET /api/info                  what the index holds (films, links, map, ranking, rating)
+    GET /api/info                  what the index holds (films, links, map, ranking model)
     GET /api/films?q=TEXT          suggestions for a typed title
     GET /api/film/ID               one film's facts (the map's hover)
     GET /api/similar/TITLE?k=10    films like a film, with the links they share (reasons)
@@ -43,10 +43,16 @@ from index.folder import (
     IndexFolderError,
     open_index,
     open_ranking,
-    open_rating,
     read_index_manifest,
 )
-from index.ranking import NotInRatings, RankingError, for_ratings, for_user, user_id
+from index.ranking import (
+    NotInRatings,
+    RankingError,
+    for_ratings,
+    for_user,
+    parse_rated,
+    user_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +78,14 @@ class ServeError(ValueError):
 
 
 class Explorer:
-    """The opened index: both sides, and the ranking and rating models where it has them."""
+    """The opened index: both sides, and the ranking model where it has one."""
 
     def __init__(self, index_dir: str | Path):
         self.folder = Path(index_dir)
         self.films = open_index(self.folder, "films")
         self.links = open_index(self.folder, "links")
-        models = read_index_manifest(self.folder)
-        self.ranking = open_ranking(self.folder) if models.get("ranking") else None
-        self.rating = open_rating(self.folder) if models.get("rating") else None
+        has_ranking = bool(read_index_manifest(self.folder).get("ranking"))
+        self.ranking = open_ranking(self.folder) if has_ranking else None
         if self.films.map_xy is not None:
             # Sent as it lies on disk: little-endian float32 pairs, row = film id.
             self.map_bytes = np.ascontiguousarray(self.films.map_xy, dtype="<f4").tobytes()
@@ -110,13 +115,6 @@ def _json(payload, status: int = 200) -> JSONResponse:
     return JSONResponse(payload, status_code=status)
 
 
-def _title_param(value: str, what: str = "title") -> str:
-    if len(value.encode("utf-8", "surrogatepass")) > 4 * MAX_TITLE_BYTES:
-        raise UsageError(f"a {what} of {len(value)} characters: page titles are at most "
-                         f"{MAX_TITLE_BYTES} bytes")
-    return check_title(value)
-
-
 def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None) -> Starlette:
     """The ASGI app over the index folder (opened here, once). `allowed_hosts`: the Host
     headers answered (a page on localhost must not be reachable by DNS rebinding)."""
@@ -130,7 +128,7 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
             "index": explorer.folder.resolve().name, "films": len(explorer.films.vectors),
             "links": len(explorer.links.vectors), "map": explorer.map_bytes is not None,
             "reasons": explorer.films.colink is not None,
-            "ranking": explorer.ranking is not None, "rating": explorer.rating is not None,
+            "ranking": explorer.ranking is not None,
             "users": len(explorer.ranking.user_ids) if explorer.ranking is not None else 0,
             "limits": {"k": MAX_K, "liked": MAX_LIKED, "title_bytes": MAX_TITLE_BYTES},
         })
@@ -140,7 +138,7 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
         limit = _int_param(request, "limit", SUGGESTIONS, 1, 50)
         if not text.strip():
             return _json({"query": text, "match": None, "suggestions": []})
-        text = _title_param(text)
+        text = check_title(text)
         lookup = explorer.films.lookup
         # The CLI's lookup first (redirects, accents, qualifiers), then titles starting with
         # the text, then, for a misspelling, the CLI's "did you mean" (rapidfuzz).
@@ -177,14 +175,14 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
 
     def similar(request: Request) -> JSONResponse:
         k = _int_param(request, "k", 10, 1, MAX_K)
-        title = _title_param(request.path_params["film"])
+        title = check_title(request.path_params["film"])
         i, note = answers.resolve(explorer.films, title, explorer.where)
         return _json({"query": {**answers.facts(explorer.films, i), "note": note},
                       **_liked_rows([i], k)})
 
     def links(request: Request) -> JSONResponse:
         k = _int_param(request, "k", 10, 1, MAX_K)
-        title = _title_param(request.path_params["link"])
+        title = check_title(request.path_params["link"])
         i, note = answers.resolve(explorer.links, title, explorer.where)
         return _json({"query": {**answers.facts(explorer.links, i), "note": note},
                       "neighbours": answers.similar(explorer.links, [i], k)})
@@ -197,17 +195,15 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
             raise UsageError(f"give liked=TITLE (1 to {MAX_LIKED} of them) or "
                              "rated=TITLE=STARS, not both")
         if rated:
-            from index.ranking import parse_rated
-
             ranking = _model(explorer.ranking, "ranking")
-            pairs = [(_title_param(t), s) for t, s in parse_rated(rated)]
+            pairs = [(check_title(t), s) for t, s in parse_rated(rated)]
             items = answers.ratings_items(ranking, explorer.films, pairs, explorer.where)
             return _json({"query": [ranking.describe(i) | {"stars": s}
                                     for i, s in items.items()],
                           "answers": answers.ranked(ranking, for_ratings(ranking, items, k))})
         ids = []
         for title in liked:
-            i, _ = answers.resolve(explorer.films, _title_param(title), explorer.where)
+            i, _ = answers.resolve(explorer.films, check_title(title), explorer.where)
             ids.append(i)
         ids = list(dict.fromkeys(ids))
         return _json({"query": [answers.facts(explorer.films, i) for i in ids],

@@ -23,6 +23,7 @@ COMMANDS = {
     "index": ("index.cli", ["build"], "run folder -> index folder"),
     "query": ("index.cli", ["query"], "films like X, for someone who liked X, Y, Z, for a user"),
     "verify": ("index.cli", ["verify"], "re-hash every file of an index folder"),
+    "serve": ("index.cli", ["serve"], "the web page and its JSON API over an index folder"),
 }
 
 
