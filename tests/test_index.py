@@ -558,3 +558,13 @@ def test_a_damaged_colink_file_is_refused(linked_index, tmp_path, capsys):
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     expect_one_line_error(capsys, damaged, "links_colink_weights.npy", "does not match")
+
+
+def test_top_positions_is_the_stable_sorts_head_without_sorting_everything():
+    from index.query import top_positions
+
+    rng = np.random.default_rng(5)
+    for size, n in ((1000, 100), (50, 100), (300, 1), (2000, 300)):
+        scores = rng.integers(0, 20, size).astype(np.float64) / 7  # many ties
+        expected = np.argsort(-scores, kind="stable")[:n]
+        np.testing.assert_array_equal(top_positions(scores, n), expected)

@@ -20,6 +20,7 @@ async function api(path) {
   if (!response.ok) {
     const error = new Error(body.error || `HTTP ${response.status}`);
     error.suggestions = body.suggestions || [];
+    error.candidates = body.candidates || [];
     throw error;
   }
   return body;
@@ -166,9 +167,9 @@ async function selectFilm(title) {
     history.replaceState(null, "", `#film=${encodeURIComponent(film.title)}`);
     map.focus(film.id);
   } catch (error) {
-    const hint = error.suggestions && error.suggestions.length
-      ? ` Did you mean: ${error.suggestions.join("; ")}?` : "";
-    say(error.message.replace(/; did you mean:.*$/, "") + hint);
+    say(error.message);
+    // An ambiguous name: its films to pick from, as suggestions under the search box.
+    if (error.candidates && error.candidates.length) showSuggestions(error.candidates);
   }
 }
 
