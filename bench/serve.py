@@ -14,7 +14,8 @@ Measured in one run:
             CLI's cold start: what each answer cost before the server)
   api       milliseconds per answer over HTTP (median, 95th percentile) for similar,
             suggestions (a prefix, a misspelling), recommend (3 liked), film, map; beside
-            the same answers computed in this process (index.answers: the floor, no HTTP)
+            the same work in this process (title lookup and index.answers: the floor, no
+            HTTP, no JSON)
   page      headless chromium (Playwright): page requested -> map drawn (ms), suggestions
             shown after typing, and the map's drawing time (ms a frame; zoomed in too)
 Prints a table and writes bench/results/serve.json.
@@ -138,18 +139,21 @@ def measure_api(index: Path, url: str, queries: int, seed: int) -> dict:
         floor = [timed(lambda a=a: local(a))[0] for a in range(len(paths))]
         results[name] = {"http": summary(http), "in_process": summary(floor)}
 
+    def liked(titles: list[str]) -> dict:  # what the similar and recommend routes do
+        ids = [answers.resolve(films, t, "bench")[0] for t in titles]
+        return answers.liked(films, links, ids, 10)
+
     both("similar", [f"/api/similar/{quote(t)}?k=10" for t in titles],
-         lambda a: [answers.reasons(films, links, [picks[a]], r["id"])
-                    for r in answers.similar(films, [picks[a]], 10)])
+         lambda a: liked([titles[a]]))
     both("suggest prefix", [f"/api/films?q={quote(t[:12])}" for t in titles],
-         lambda a: films.lookup.starting_with(titles[a][:12], 8))
+         lambda a: answers.suggestions(films, titles[a][:12], 8))
     both("suggest misspelt", [f"/api/films?q={quote(misspell(t))}" for t in titles],
-         lambda a: films.lookup.suggest_ids(misspell(titles[a]), 8))
-    triples = [picks[i:i + 3] for i in range(0, queries - 2, 3)]
+         lambda a: answers.suggestions(films, misspell(titles[a]), 8))
+    triples = [titles[i:i + 3] for i in range(0, queries - 2, 3)]
     both("recommend (3 liked)",
-         ["/api/recommend?" + "&".join(f"liked={quote(films.title(i))}" for i in t) + "&k=10"
-          for t in triples],
-         lambda a: answers.similar(films, triples[a], 10))
+         ["/api/recommend?" + "&".join(f"liked={quote(t)}" for t in triple) + "&k=10"
+          for triple in triples],
+         lambda a: liked(triples[a]))
     both("film", [f"/api/film/{i}" for i in picks], lambda a: answers.facts(films, picks[a]))
     map_ms, body = timed(lambda: get(url + "/api/map"))
     results["map"] = {"http": {"median_ms": map_ms, "bytes": len(body)}}

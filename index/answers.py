@@ -60,6 +60,22 @@ def resolve(side: ItemIndex, title: str, where: str) -> tuple[int, str | None]:
     return found.id, note
 
 
+def suggestions(side: ItemIndex, text: str, limit: int) -> dict:
+    """What a search box offers for `text`: `match` (the item the CLI's lookup finds:
+    redirects, accents, qualifiers; None) and `suggestions` (item rows): that match, the
+    candidates of an ambiguous name, titles starting with the text (shortest first), then
+    for a misspelling the CLI's "did you mean" (rapidfuzz)."""
+    lookup = side.lookup
+    found = lookup.resolve(text, suggestions=0)
+    ids = [found.id] if found.id is not None else []
+    ids += found.candidates + lookup.starting_with(text, limit)
+    if len(set(ids)) < limit and found.id is None:
+        ids += lookup.suggest_ids(text, limit)
+    rows = [facts(side, i) for i in list(dict.fromkeys(ids))[:limit]]
+    match = {**rows[0], "how": found.how} if found.id is not None else None
+    return {"match": match, "suggestions": rows}
+
+
 def similar(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = None,
             search_k: int | None = None) -> list[dict]:
     """The `k` items most like the items `ids` (all of them liked), best first: rank, id,
@@ -84,6 +100,16 @@ def reasons(films: ItemIndex, links: ItemIndex, liked: list[int], film: int,
     best = np.argsort(-share, kind="stable")[:top]
     return [{"link_id": int(shared[j]), "title": links.title(int(shared[j])),
              "weight": round(float(share[j]), 6)} for j in best if share[j] > 0]
+
+
+def liked(films: ItemIndex, links: ItemIndex, ids: list[int], k: int,
+          top_reasons: int = 5) -> dict:
+    """Films for someone who liked the films `ids` (one: films like it): `neighbours` (the
+    rows of `similar`) and `reasons` (film id as a string -> `reasons`)."""
+    rows = similar(films, ids, k)
+    return {"neighbours": rows,
+            "reasons": {str(row["id"]): reasons(films, links, ids, row["id"], top_reasons)
+                        for row in rows}}
 
 
 def ranked(model, answers: list[tuple[int, float]]) -> list[dict]:

@@ -139,19 +139,7 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
         if not text.strip():
             return _json({"query": text, "match": None, "suggestions": []})
         text = check_title(text)
-        lookup = explorer.films.lookup
-        # The CLI's lookup first (redirects, accents, qualifiers), then titles starting with
-        # the text, then, for a misspelling, the CLI's "did you mean" (rapidfuzz).
-        found = lookup.resolve(text, suggestions=0)
-        ids = [found.id] if found.id is not None else []
-        ids += found.candidates + lookup.starting_with(text, limit)
-        if len(set(ids)) < limit and found.id is None:
-            ids += lookup.suggest_ids(text, limit)
-        rows = [answers.facts(explorer.films, i) for i in list(dict.fromkeys(ids))[:limit]]
-        match = None
-        if found.id is not None:
-            match = {**rows[0], "how": found.how}
-        return _json({"query": text, "match": match, "suggestions": rows})
+        return _json({"query": text, **answers.suggestions(explorer.films, text, limit)})
 
     def film(request: Request) -> JSONResponse:
         return _json(answers.facts(explorer.films, _film_id(request.path_params["id"])))
@@ -166,19 +154,12 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
                                    f"{len(explorer.films.vectors) - 1})")
         return i
 
-    def _liked_rows(ids: list[int], k: int) -> dict:
-        rows = answers.similar(explorer.films, ids, k)
-        return {"neighbours": rows,
-                "reasons": {str(row["id"]): answers.reasons(explorer.films, explorer.links, ids,
-                                                            row["id"], REASONS)
-                            for row in rows}}
-
     def similar(request: Request) -> JSONResponse:
         k = _int_param(request, "k", 10, 1, MAX_K)
         title = check_title(request.path_params["film"])
         i, note = answers.resolve(explorer.films, title, explorer.where)
         return _json({"query": {**answers.facts(explorer.films, i), "note": note},
-                      **_liked_rows([i], k)})
+                      **answers.liked(explorer.films, explorer.links, [i], k, REASONS)})
 
     def links(request: Request) -> JSONResponse:
         k = _int_param(request, "k", 10, 1, MAX_K)
@@ -207,7 +188,7 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
             ids.append(i)
         ids = list(dict.fromkeys(ids))
         return _json({"query": [answers.facts(explorer.films, i) for i in ids],
-                      **_liked_rows(ids, k)})
+                      **answers.liked(explorer.films, explorer.links, ids, k, REASONS)})
 
     def user(request: Request) -> JSONResponse:
         k = _int_param(request, "k", 10, 1, MAX_K)
