@@ -223,3 +223,17 @@ def test_only_local_host_names_are_answered_on_localhost(world):
     assert TestClient(app, base_url="http://evil.example").get("/api/info").status_code == 400
 
 
+
+
+def test_an_unexpected_failure_is_a_500_line_and_logged_not_a_traceback(client, monkeypatch,
+                                                                       caplog):
+    from index import answers
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug deep inside")
+
+    monkeypatch.setattr(answers, "liked", broken)
+    response = client.get(f"/api/similar/{quote('Star Wars (film)')}")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error (the server's log has the details)"}
+    assert "a bug deep inside" in caplog.text  # for whoever runs the server
