@@ -36,7 +36,9 @@ function el(tag, text, className) {
 }
 
 function factsLine(row) {
-  return [row.year, row.director].filter((v) => v !== null && v !== undefined && v !== "").join(", ");
+  // A catalogue title of the ratings may carry its year already: "Heat (1995)".
+  const year = row.title && row.title.endsWith(`(${row.year})`) ? null : row.year;
+  return [year, row.director].filter((v) => v !== null && v !== undefined && v !== "").join(", ");
 }
 
 // ---- search with suggestions -------------------------------------------------------------
@@ -131,8 +133,10 @@ function answerItem(row, reasons, score) {
     add.addEventListener("click", () => addToBasket(row.id, row.title));
     head.append(add);
   }
-  const title = el("span", row.title, "answer-title");
-  title.addEventListener("click", () => selectFilm(row.title));
+  // Film rows have an id; a ratings item is a film of the index only when it is linked.
+  const isFilm = row.id !== undefined || (row.film_id !== undefined && row.film_id !== null);
+  const title = el("span", row.title, isFilm ? "answer-title" : "item-title");
+  if (isFilm) title.addEventListener("click", () => selectFilm(row.title));
   head.append(title);
   const facts = factsLine(row);
   if (facts) head.append(el("span", ` (${facts})`, "answer-facts"));
@@ -222,6 +226,8 @@ async function userAnswers(event) {
     $("user-summary").textContent = `User ${body.user} rated ${body.rated} films; these are ` +
       "the ranking model's best among the others:";
     showAnswers($("user-answers"), body.answers, null);
+    state.answered = body.answers.map((row) => row.film_id).filter((i) => i !== null);
+    map.draw();
   } catch (error) {
     $("user-summary").textContent = "";
     $("user-answers").replaceChildren();
