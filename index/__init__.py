@@ -9,6 +9,7 @@
     query.py   nearest neighbours of one or several items
     ranking.py, rating.py  the personal models copied from ranking and rating runs
     answers.py the answers as rows (and why two films are alike): the CLI's and the API's
+    arguments.py  the checks of what a query asks (titles), shared by both
     serve.py   the web page's server and JSON API (Starlette, uvicorn); web/ the page
     cli.py     `python -m index build|query|verify|serve`
 

@@ -11,36 +11,12 @@ import json
 import sys
 
 from conf import ConfigError, cli
-from index import answers
+from index.arguments import UsageError, check_title
 
 NOT_FOUND, BAD_INPUT = 1, 2
 EXIT_STATUS = ("exit status: 0 answered; 1 a title (or a user of the ratings) was not found or "
                "is ambiguous (suggestions or candidates on stderr); 2 a bad index folder, run "
                "folder, configuration or argument (one line naming it)")
-# MediaWiki's limit on a page title: a longer argument cannot name a page.
-MAX_TITLE_BYTES = 255
-
-
-class UsageError(ValueError):
-    """A command-line argument that cannot be a query (exit 2)."""
-
-
-def check_title(title: str) -> str:
-    """`title` stripped, or UsageError: empty, not valid UTF-8 (argv bytes that Python kept
-    as surrogates), or longer than any page title can be."""
-    try:
-        size = len(title.encode("utf-8"))
-    except UnicodeEncodeError as e:
-        shown = title.encode("utf-8", "surrogateescape")[:80]
-        raise UsageError(f"the title {shown!r} is not valid UTF-8: give titles in UTF-8") from e
-    if not title.strip():
-        raise UsageError("an empty title: give the title of a film (or of a page with --links)")
-    if size > MAX_TITLE_BYTES:
-        raise UsageError(f"a title of {size} bytes ({title[:40]!r}...): page titles are at "
-                         f"most {MAX_TITLE_BYTES} bytes")
-    return title.strip()
-
-
 USAGE = "Build an Annoy index folder from a run, and answer queries from it."
 
 
@@ -150,6 +126,7 @@ def _checked(titles_stars: list[tuple[str, float | None]]) -> list[tuple[str, fl
 
 def _predict_query(args) -> int:
     """Predicted stars of the --predict films for --user or for someone who gave --rated."""
+    from index import answers
     from index.folder import open_index, open_rating
     from index.ranking import parse_rated, user_id
 
@@ -178,6 +155,7 @@ def _predict_query(args) -> int:
 
 
 def _ranking_query(args) -> int:
+    from index import answers
     from index.folder import open_index, open_ranking
     from index.ranking import for_ratings, for_user, parse_rated, similar_items, user_id
 
@@ -211,6 +189,7 @@ def _ranking_query(args) -> int:
 
 
 def _query(args) -> int:
+    from index import answers
     from index.folder import open_index
 
     modes = [bool(args.user is not None), bool(args.rated),
@@ -273,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("query", "verify"):
         args.quiet = True  # a query prints its answer, not log lines
     cli.setup_logging(args)
+    from index.answers import NotFound
     from index.folder import IndexFolderError
     from index.ranking import NotInRatings, RankingError
 
@@ -302,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)
-    except (NotInRatings, answers.NotFound) as e:
+    except (NotInRatings, NotFound) as e:
         print(f"index: {e}", file=sys.stderr)
         return NOT_FOUND
     except RankingError as e:

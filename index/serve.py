@@ -38,7 +38,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from index import answers
-from index.cli import MAX_TITLE_BYTES, UsageError, check_title
+from index.arguments import MAX_TITLE_BYTES, UsageError, check_title
 from index.folder import (
     IndexFolderError,
     open_index,
