@@ -185,8 +185,13 @@ class TitleLookup:
             return []
         titles = self.aliases.column("folded").slice(0, len(self.titles))
         ids = np.flatnonzero(pc.starts_with(titles, prefix).to_numpy(zero_copy_only=False))
-        lengths = pc.utf8_length(titles).to_numpy(zero_copy_only=False)[ids]
+        lengths = self._title_lengths[ids]
         return [int(i) for i in ids[np.lexsort((ids, lengths))[:limit]]]
+
+    @functools.cached_property
+    def _title_lengths(self) -> np.ndarray:
+        return pc.utf8_length(self.aliases.column("folded").slice(0, len(self.titles))).to_numpy(
+            zero_copy_only=False)
 
     @functools.cached_property
     def _folded_titles(self) -> list[str]:

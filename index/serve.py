@@ -199,7 +199,6 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
         u = user_id(ranking, raw.strip())
         rated = ranking.rated_by(u)
         return _json({"user": raw.strip(), "rated": len(rated),
-                      "rated_sample": [ranking.describe(int(i)) for i in rated[:10]],
                       "answers": answers.ranked(ranking, for_user(ranking, u, k))})
 
     def _model(model, name: str):
@@ -237,7 +236,6 @@ def create_app(index_dir: str | Path, *, allowed_hosts: list[str] | None = None)
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])]
     app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
     app.add_middleware(_SecurityHeaders)
-    app.state.explorer = explorer
     return app
 
 
@@ -288,9 +286,10 @@ def is_loopback(host: str) -> bool:
 
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port, or ServeError saying why not (a port in use)."""
+    address = host.strip("[]")  # "[::1]" as in a URL
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.create_server((host.strip("[]"), port), family=family)
+        family = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((address, port), family=family)
     except OSError as e:
         raise ServeError(f"cannot listen on {host}:{port} ({e.strerror or e}): give another "
                          "--port, or --host") from e

@@ -237,3 +237,14 @@ def test_an_unexpected_failure_is_a_500_line_and_logged_not_a_traceback(client, 
     assert response.status_code == 500
     assert response.json() == {"error": "internal error (the server's log has the details)"}
     assert "a bug deep inside" in caplog.text  # for whoever runs the server
+
+
+def test_an_ipv6_host_is_given_as_in_a_url():
+    from index.serve import listen
+
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback on this machine: {e}")
+    with listen("[::1]", 0) as sock:
+        assert sock.getsockname()[0] == "::1"
