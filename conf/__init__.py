@@ -2,7 +2,8 @@
 
 Standard library only, so that every package (and every Spark executor) can import it.
 The schema is base.toml itself: a key it lacks is unknown, and a value must have the type
-of the default it replaces (an int is accepted where a float is expected).
+of the default it replaces (an int is accepted where a float is expected); conf/schema.py
+gives each key its range or allowed values, checked as each value is merged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from conf.schema import COMBINATIONS, check_setting
 
 CONF_DIR = Path(__file__).resolve().parent
 
@@ -107,7 +110,11 @@ def _merge(config: dict[str, Any], overlay: Mapping[str, Any], origin: str) -> N
                     f"(known in [{section}]: {', '.join(sorted(config[section]))})"
                 )
             default = config[section][key]
-            config[section][key] = _check_value(f"{origin}: {section}.{key}", default, value)
+            value = _check_value(f"{origin}: {section}.{key}", default, value)
+            problem = check_setting(section, key, value)
+            if problem:
+                raise ConfigError(f"{origin}: {section}.{key} {problem}, got {value!r}")
+            config[section][key] = value
 
 
 def _parse_override(text: str) -> tuple[str, str, Any]:
@@ -124,75 +131,15 @@ def _parse_override(text: str) -> tuple[str, str, Any]:
 
 
 def _validate(cfg: Mapping[str, Any]) -> None:
-    """Combinations that no run can use; each message names the setting to change."""
-    rules: list[tuple[bool, str]] = [
-        (cfg["links"]["min_film_count"] >= 1, "links.min_film_count must be >= 1"),
-        (cfg["links"]["max_redirect_hops"] >= 1, "links.max_redirect_hops must be >= 1"),
-        (cfg["pairs"]["max_link_films"] >= 2, "pairs.max_link_films must be >= 2"),
-        (cfg["pairs"]["min_shared"] >= 1, "pairs.min_shared must be >= 1"),
-        (cfg["pairs"]["max_pair_rows"] >= 0, "pairs.max_pair_rows must be >= 0 (0: no budget)"),
-        (cfg["ingest"]["max_page_bytes"] > 0, "ingest.max_page_bytes must be > 0"),
-        (cfg["ingest"]["parse_timeout_s"] > 0, "ingest.parse_timeout_s must be > 0"),
-        (len(cfg["ingest"]["infobox_names"]) > 0, "ingest.infobox_names must not be empty"),
-        (cfg["spark"]["max_partition_bytes"] >= 4096, "spark.max_partition_bytes must be >= 4096"),
-        (cfg["spark"]["shuffle_partitions"] >= 0, "spark.shuffle_partitions must be >= 0"),
-        (cfg["spark"]["min_partitions"] >= 0, "spark.min_partitions must be >= 0"),
-        (cfg["sample"]["films"] >= 1, "sample.films must be >= 1"),
-        (0.0 <= cfg["sample"]["redirect_share"] < 0.9, "sample.redirect_share must be in [0, 0.9)"),
-        (
-            0.0 <= cfg["sample"]["other_namespace_share"] < 0.5,
-            "sample.other_namespace_share must be in [0, 0.5)",
-        ),
-        (cfg["sample"]["pages_per_stream"] >= 1, "sample.pages_per_stream must be >= 1"),
-    ]
-    train = cfg["train"]
-    rules += [
-        (train["optimizer"] in {"adagrad", "sgd"},
-         "train.optimizer must be adagrad or sgd (sparse updates only; see docs/stack.md)"),
-        (train["accidental_positives"] in {"reject", "mask"},
-         "train.accidental_positives must be reject or mask"),
-        (train["strategy"] in {"default", "mirrored", "multi_worker"},
-         "train.strategy must be default, mirrored or multi_worker"),
-        (train["dim"] >= 2, "train.dim must be >= 2"),
-        (train["epochs"] >= 1, "train.epochs must be >= 1"),
-        (train["batch_size"] >= 2, "train.batch_size must be >= 2"),
-        (train["negatives_per_positive"] >= 1, "train.negatives_per_positive must be >= 1"),
-        (train["learning_rate"] > 0, "train.learning_rate must be > 0"),
-        (0.0 <= train["holdout_fraction"] < 0.5, "train.holdout_fraction must be in [0, 0.5)"),
-        (train["min_links_for_holdout"] >= 2, "train.min_links_for_holdout must be >= 2"),
-        (train["reject_rounds"] >= 1, "train.reject_rounds must be >= 1"),
-        (cfg["eval"]["negatives_per_positive"] >= 1, "eval.negatives_per_positive must be >= 1"),
-        (all(k >= 1 for k in cfg["eval"]["recall_at"]), "eval.recall_at must hold k >= 1"),
-        (cfg["export"]["projector_max_points"] >= 1, "export.projector_max_points must be >= 1"),
-    ]
-    index = cfg["index"]
-    rules += [
-        (index["n_trees"] >= 1, "index.n_trees must be >= 1"),
-        (index["search_k"] == -1 or index["search_k"] >= 1, "index.search_k must be -1 or >= 1"),
-        (0.0 < index["target_recall"] <= 1.0, "index.target_recall must be in (0, 1]"),
-        (index["recall_queries"] >= 1, "index.recall_queries must be >= 1"),
-        (index["build_jobs"] == -1 or index["build_jobs"] >= 1,
-         "index.build_jobs must be -1 or >= 1"),
-        (cfg["download"]["timeout_s"] > 0, "download.timeout_s must be > 0"),
-        (cfg["download"]["retries"] >= 0, "download.retries must be >= 0"),
-        (cfg["download"]["chunk_bytes"] >= 1024, "download.chunk_bytes must be >= 1024"),
-    ]
-    rules.append((cfg["spark"]["jit"] in {"auto", "c1", "tiered"},
-                  "spark.jit must be auto, c1 or tiered"))
-    rules.append((cfg["spark"]["jit_c1_max_bytes"] >= 0, "spark.jit_c1_max_bytes must be >= 0"))
-    rules.append((cfg["spark"]["class_archive"] in {"auto", "off"},
-                  "spark.class_archive must be auto or off"))
-    rules.append((cfg["ingest"]["reader"] in {"auto", "hadoop"},
-                  "ingest.reader must be auto or hadoop"))
-    levels = {"MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_AND_DISK_DESER"}
-    rules.append(
-        (
-            cfg["ingest"]["storage_level"] in levels,
-            f"ingest.storage_level must be one of {', '.join(sorted(levels))}",
-        )
-    )
-    for ok, message in rules:
-        if not ok:
+    """Every setting against its rule (conf/schema.py; base.toml's own values included), then
+    the combinations that no run can use; each message names the setting to change."""
+    for section, values in cfg.items():
+        for key, value in values.items():
+            problem = check_setting(section, key, value)
+            if problem:
+                raise ConfigError(f"{section}.{key} {problem}, got {value!r}")
+    for ok, message in COMBINATIONS:
+        if not ok(cfg):
             raise ConfigError(message)
 
 

@@ -90,7 +90,7 @@ def test_no_archive_when_off_or_for_a_running_jvm(tmp_path, spark, monkeypatch):
     assert class_archive.plan(_cfg(tmp_path, "off"), {}) is None
     monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "1")  # spark-submit's driver
     assert class_archive.plan(_cfg(tmp_path), {}) is None
-    with pytest.raises(ConfigError, match="class_archive must be auto or off"):
+    with pytest.raises(ConfigError, match="class_archive must be one of auto, off"):
         _cfg(tmp_path, "always")
 
 

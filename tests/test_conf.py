@@ -1,6 +1,9 @@
+import re
+
 import pytest
 
 from conf import ConfigError, load_config, read_properties, resolve_conf_path
+from conf.schema import RULES
 
 
 def test_base_defaults_load_and_have_every_section():
@@ -67,13 +70,15 @@ def test_spark_properties_files_parse(tmp_path):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ('train.accidental_positives="keep"', "train.accidental_positives must be reject or mask"),
-    ("train.optimizer=adam", "train.optimizer must be adagrad or sgd"),
-    ("train.holdout_fraction=0.7", "train.holdout_fraction must be in"),
-    ("eval.recall_at=[0]", "eval.recall_at must hold k >= 1"),
+    ('train.accidental_positives="keep"', "train.accidental_positives must be one of reject, mask"),
+    ("train.optimizer=adam", "train.optimizer must be one of adagrad, sgd"),
+    ("train.holdout_fraction=0.7", "train.holdout_fraction must be >= 0 and < 0.5"),
+    ("eval.recall_at=[0]", "eval.recall_at members must be >= 1"),
     ("index.search_k=0", "index.search_k must be -1 or >= 1"),
-    ("index.target_recall=1.5", "index.target_recall must be in"),
+    ("index.target_recall=1.5", "index.target_recall must be > 0 and <= 1"),
     ("index.n_trees=0", "index.n_trees must be >= 1"),
+    ("train.learning_rate=nan", "train.learning_rate must be > 0"),
+    ("train.learning_rate=inf", "train.learning_rate must be > 0"),
 ])
 def test_impossible_train_settings_fail_at_load(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -83,3 +88,46 @@ def test_impossible_train_settings_fail_at_load(override, message):
 def test_gpu_overlay_loads():
     cfg = load_config("gpu")
     assert cfg["train"]["strategy"] == "mirrored" and cfg["train"]["batch_size"] == 32768
+
+
+# Issue 34: the ratings trainers' settings were not checked (adam gave a traceback, a
+# negative rate trained a model worse than chance, 100,000 folds started 100,000 models).
+@pytest.mark.parametrize(("override", "message"), [
+    ("rank.optimizer=adam", "rank.optimizer must be one of adagrad, sgd, got 'adam'"),
+    ("rank.loss=foo", "rank.loss must be one of bpr, softmax"),
+    ("rank.learning_rate=-0.1", "rank.learning_rate must be > 0"),
+    ("rank.dim=0", "rank.dim must be >= 2"),
+    ('rank.features=["ids", "posters"]', "rank.features must list one or more of ids, genres"),
+    ("rank.features=[]", "rank.features must list one or more of"),
+    ('rank.user_features=["ids", "ids"]', "each once"),
+    ("rank.cold_share=1.5", "rank.cold_share must be >= 0 and <= 0.9"),
+    ("rank.disliked_weight=2", "rank.disliked_weight must be >= 0 and <= 1"),
+    ("rate.folds=100000", "rate.folds must be >= 1 and <= 20"),
+    ("rate.folds=0", "rate.folds must be >= 1 and <= 20"),
+    ("rate.dropout=1.0", "rate.dropout must be >= 0 and < 1"),
+    ("rate.mlp=[0]", "rate.mlp members must be >= 1"),
+    ("rate.optimizer=adam", "rate.optimizer must be one of adagrad, sgd"),
+    ("ratings.year_tolerance=-1", "ratings.year_tolerance must be >= 0"),
+    ("ratings.min_year=20", "ratings.min_year must be 0 or >= 1800"),
+    ("ratings.min_user_ratings=-3", "ratings.min_user_ratings must be >= 0"),
+])
+def test_bad_ratings_settings_fail_at_load_naming_key_and_what_it_allows(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        load_config(None, [override])
+    assert str(info.value).startswith(f"-p {override}: ") and "\n" not in str(info.value)
+
+
+def test_combinations_of_settings_are_checked():
+    with pytest.raises(ConfigError, match="ratings.min_year must be <= ratings.max_year"):
+        load_config(None, ["ratings.min_year=2000", "ratings.max_year=1990"])
+    with pytest.raises(ConfigError, match="rate.gmf = false needs rate.mlp_branch"):
+        load_config(None, ["rate.gmf=false"])
+
+
+def test_every_setting_of_base_toml_has_a_rule():
+    cfg = load_config()
+    missing = [f"{s}.{k}" for s, values in cfg.items() for k in values
+               if k not in RULES.get(s, {})]
+    assert missing == []
+    stale = [f"{s}.{k}" for s, keys in RULES.items() for k in keys if k not in cfg.get(s, {})]
+    assert stale == []
