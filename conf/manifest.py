@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conf.jsontext import dumps
+
 MANIFEST = "manifest.json"
 # Written first into a folder that a stage fills in place (a training run): it names the
 # folder's kind, so that an unfinished run can be told from someone else's files.
@@ -26,10 +28,11 @@ INDEX_KIND, INDEX_SCHEMA_VERSION = "wikifilms.index", 2
 
 
 def write_json(path: str | Path, data) -> None:
-    """Write `data` as JSON via a temporary file and a rename: a reader never sees half of it."""
+    """Write `data` as JSON (conf.jsontext: no NaN) via a temporary file and a rename: a
+    reader never sees half of it."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=float))
+    tmp.write_text(dumps(data, indent=2, sort_keys=True))
     tmp.replace(path)
 
 

@@ -7,10 +7,10 @@ in well under a second from a cold start.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from conf import ConfigError, cli
+from conf.jsontext import dumps
 from index.arguments import UsageError, check_title
 
 NOT_FOUND, BAD_INPUT = 1, 2
@@ -146,7 +146,7 @@ def _predict_query(args) -> int:
     rows = answers.predicted(rating, vector, list(targets))
     if args.json:
         for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+            print(dumps(row, ensure_ascii=False))
         return 0
     print(f"Predicted stars for {who} (rating model, scale {rating.low:g} to {rating.high:g})")
     for row in rows:
@@ -181,7 +181,7 @@ def _ranking_query(args) -> int:
     rows = answers.ranked(ranking, found)
     if args.json:
         for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+            print(dumps(row, ensure_ascii=False))
         return 0
     print(heading)
     print(_format_table(rows, "films", "score"))
@@ -214,7 +214,7 @@ def _query(args) -> int:
     rows = answers.similar(side, ids, args.k, exact=args.exact, search_k=args.search_k)
     if args.json:
         for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+            print(dumps(row, ensure_ascii=False))
         return 0
     liked = ", ".join(side.title(i) for i in ids)
     exact = side.exact_by_default if args.exact is None else args.exact
@@ -247,6 +247,24 @@ def _serve(args) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    """Every file of the index: ok or damaged, one line each; exit 2 if any is damaged."""
+    from index.folder import REBUILD, verify_index
+
+    report = verify_index(args.index)
+    for path, entry, problem in report:
+        if problem is None:
+            print(f"ok {path} ({entry['bytes']} bytes, sha256 {entry['sha256'][:12]})")
+        else:
+            print(f"damaged {path}: {problem}")
+    damaged = sum(problem is not None for _, _, problem in report)
+    if damaged:
+        print(f"index: error: {damaged} of {len(report)} files of {args.index} are damaged "
+              f"or missing; {REBUILD}", file=sys.stderr)
+        return BAD_INPUT
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("query", "verify"):
@@ -264,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             manifest = build_index(args.run, args.out, cfg, tables_dir=args.tables,
                                    ranking_run=args.ranking_run,
                                    rating_run=args.rating_run, overwrite=args.overwrite)
-            print(json.dumps({"index": args.out, "id": manifest["id"],
+            print(dumps({"index": args.out, "id": manifest["id"],
                               **{k: {"items": manifest[k]["items"],
                                      "search": manifest[k]["recall"]["search"],
                                      "annoy_recall@10": manifest[k]["recall"]["recall"],
@@ -274,11 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "verify":
-            from index.folder import verify_index
-
-            for line in verify_index(args.index):
-                print(line)
-            return 0
+            return _verify(args)
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)

@@ -20,17 +20,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 
+from conf.jsontext import dumps
 from conf.manifest import MANIFEST, TABLES_KIND, parse_manifest
 from conf.manifest import TABLES_SCHEMA_VERSION as SCHEMA_VERSION
 from conf.manifest import read_manifest as _read_manifest
-from conf.outputs import Existing, OutputFolderError, refusal
+from conf.outputs import Existing, OutputFolderError, refusal, writer_ended, writer_record
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +48,6 @@ class UnfinishedOutputError(RuntimeError):
 
 class OutputBusyError(RuntimeError):
     """Another run, still alive, is writing the same output folder."""
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    return True
 
 
 class OutputPublisher:
@@ -115,8 +104,7 @@ class OutputPublisher:
         self.check_replaceable()
         self._remove_leftovers(stale_after_s)
         claim = f"{self.staging}{CLAIM_SUFFIX}"
-        owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                            "started": time.time(), "run_id": self.run_id})
+        owner = json.dumps({**writer_record(), "run_id": self.run_id})
         self.write_text(claim, owner)
         stop = threading.Event()
 
@@ -179,10 +167,7 @@ class OutputPublisher:
             owner = json.loads(self.read_text(status.getPath().toString()))
         except Exception:  # noqa: BLE001 - an unreadable claim: judged by its age alone
             owner = {}
-        pid = owner.get("pid")
-        ended = (owner.get("host") == socket.gethostname() and isinstance(pid, int) and pid > 0
-                 and not _process_alive(pid))
-        if age > stale_after_s or ended:
+        if age > stale_after_s or writer_ended(owner):
             return
         started = owner.get("started")
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
@@ -208,7 +193,7 @@ class OutputPublisher:
         again: an hour-long run must not delete what was put at `out` meanwhile)."""
         self.check_replaceable()
         self.write_text(f"{self.staging}/{MANIFEST}",
-                        json.dumps(manifest, indent=2, sort_keys=True))
+                        dumps(manifest, indent=2, sort_keys=True))
         old = f"{self.final}.__old-{self.run_id}"
         if self.exists(self.final) and not self._fs.rename(self._path(self.final), self._path(old)):
             raise OSError(f"could not move the previous output {self.final} aside")

@@ -6,12 +6,12 @@ TensorFlow is imported inside the commands, so `--help` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from conf import ConfigError, cli, load_config
+from conf.jsontext import dumps
 
 USAGE = ("Train film and link vectors on a tables folder, measure a finished run, and train "
          "a ranking model on ratings.")
@@ -129,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cli.setup_logging(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from conf.manifest import RATING_KIND, RUN_KIND
     from trainer.quality import TruthError
     from trainer.ratings import RatingsError
-    from trainer.run_folder import RunFolderError
+    from trainer.recommend.inputs import check_inputs
+    from trainer.run_folder import RunFolderError, check_run_dir
     from trainer.tables import TablesError
 
     try:
@@ -142,36 +144,42 @@ def main(argv: list[str] | None = None) -> int:
             # and on CPUs where oneDNN's custom operations are on, log lines on stderr that
             # TF_CPP_MIN_LOG_LEVEL does not silence).
             cfg = cli.load(args)
-            read_tables_manifest(args.tables)
+            tables_id = read_tables_manifest(args.tables)["id"]
+            check_run_dir(Path(args.out), kind=RUN_KIND, what="run folder", upstream="tables",
+                          source=args.tables, source_id=tables_id, inputs=[args.tables],
+                          resume=args.resume, overwrite=args.overwrite)
             from trainer.train import run
 
             manifest = run(args.tables, args.out, cfg, resume=args.resume,
                            overwrite=args.overwrite, pairs=args.pairs,
                            ratings=args.ratings)
-            print(json.dumps({"run": args.out, **manifest["metrics"],
+            print(dumps({"run": args.out, **manifest["metrics"],
                               "quality": manifest["quality"],
                               **({"incomplete_tables": manifest["tables"]["incomplete"]}
                                  if "incomplete" in manifest["tables"] else {})},
-                             indent=2, default=float))
+                             indent=2))
         elif args.command == "rank":
             cfg = cli.load(args)
+            check_inputs(args.ratings, args.films_run, args.out, cfg["rank"]["features"],
+                         "rank", resume=args.resume, overwrite=args.overwrite)
             from trainer.recommend.train import run as rank
 
             manifest = rank(args.ratings, args.out, cfg, films_run=args.films_run,
                             resume=args.resume, overwrite=args.overwrite)
-            print(json.dumps({"run": args.out, "features": manifest["features"],
+            print(dumps({"run": args.out, "features": manifest["features"],
                               "epochs": manifest["epochs"], "auc": manifest["auc"]},
-                             indent=2, default=float))
+                             indent=2))
         elif args.command == "rate":
             cfg = cli.load(args)
+            check_inputs(args.ratings, args.films_run, args.out, cfg["rate"]["features"],
+                         "rate", resume=False, overwrite=args.overwrite, kind=RATING_KIND)
             from trainer.recommend.rating import run as rate
 
             manifest = rate(args.ratings, args.out, cfg, films_run=args.films_run,
                             overwrite=args.overwrite)
-            print(json.dumps({"run": args.out, "summary": manifest["summary"]}, indent=2,
-                             default=float))
+            print(dumps({"run": args.out, "summary": manifest["summary"]}, indent=2))
         else:
-            print(json.dumps(_evaluate(args), indent=2, default=float))
+            print(dumps(_evaluate(args), indent=2))
     except (ConfigError, TablesError, RunFolderError, TruthError, RatingsError, OSError) as e:
         print(f"trainer: error: {e}", file=sys.stderr)
         return 2
