@@ -19,6 +19,8 @@ import html
 import re
 
 META_PREFIX = "meta_"
+# Amazon's stars: 1 to 5 ("overall").
+SCALE = (1.0, 5.0)
 SUFFIX = ".json.gz"
 # A trailing group or word naming a format, an edition or the packaging.
 _PACKAGING_WORDS = (

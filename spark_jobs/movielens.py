@@ -28,14 +28,20 @@ GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Com
                "Romance", "Sci-Fi", "Thriller", "War", "Western")
 
 
+# MovieLens' star scale: whole stars 1-5 up to 1M, half stars 0.5-5 from 10M on. A rating
+# outside it (or NaN) is a damaged line, skipped and counted by the ratings job.
+MOVIELENS_SCALE = (0.5, 5.0)
+
+
 @dataclass(frozen=True)
 class Layout:
-    """The files of one MovieLens release layout (names relative to its folder)."""
+    """The files of one release layout (names relative to its folder) and its rating scale."""
 
     name: str
     ratings: str
     items: str
     users: str | None
+    scale: tuple[float, float] = MOVIELENS_SCALE
 
 
 LAYOUTS = (

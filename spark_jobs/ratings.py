@@ -12,6 +12,12 @@ users (extract), gives users and items dense ids and links each catalogue item t
 the tables (transform), and writes the tables aside with the manifest last, citing the
 tables' manifest id (load, spark_jobs/publish.py), as parse_dump does.
 
+Bad lines never reach the tables: a line that is not a rating, a rating that is NaN or
+infinite, or one outside the source's scale (MovieLens 0.5-5, Amazon 1-5) is skipped and
+counted by reason, with examples, in the manifest's `lines_skipped`; a (user, item) rated
+twice keeps its latest rating (`duplicates`). A source that leaves no rating at all (after
+the years and the k-core) is refused with one line saying what emptied it; nothing is written.
+
 Linking: an item's names (its title with the article put back, and alternative titles in
 parentheses) meet the films' titles without their "(… film)" qualifier and the redirects to
 them, as movielens.title_key folds them; a candidate's year (the infobox year, else the
@@ -68,7 +74,7 @@ def find_layout(spark, folder: str) -> Layout:
              if fs.exists(path) and fs.getFileStatus(path).isDirectory() else [])
     found = amazon.find_files(names)
     if found:
-        return Layout("amazon", found[0], found[1], None)
+        return Layout("amazon", found[0], found[1], None, amazon.SCALE)
     wanted = "; ".join(f"{x.ratings} + {x.items}" for x in LAYOUTS)
     raise InputError(f"{folder} is neither a MovieLens release (it holds none of {wanted}) nor "
                      "an Amazon reviews category (one meta_NAME.json.gz and one reviews "
@@ -107,16 +113,24 @@ def _delimited(spark, path: str, separator: str, names: list[str], encoding: str
     return df.withColumn("_bad", F.col(names[-1]).isNull())
 
 
+# Why a ratings line is skipped (counted in the manifest's lines_skipped, with examples).
+NOT_PARSED, NOT_FINITE, OUT_OF_SCALE = "ratings_not_parsed", "rating_not_finite", \
+    "rating_out_of_scale"
+SKIP_REASONS = (NOT_PARSED, NOT_FINITE, OUT_OF_SCALE)
+
+
 def read_ratings(spark, folder: str, layout: Layout):
-    """user, item (source ids, strings), rating (double), timestamp (long), and `bad`: true
-    for a line that is not a rating (counted and skipped)."""
+    """user, item (source ids, strings), rating (double), timestamp (long), `line` (the
+    line's position in the file: the later of two ratings with one timestamp wins), and
+    `skip`: null for a rating, else why the line is skipped (SKIP_REASONS): not a rating
+    line, a rating that is NaN or infinite, or one outside the source's scale."""
     from pyspark.sql import functions as F
 
     names = ["user", "item", "rating", "timestamp"]
     path = f"{folder}/{layout.ratings}"
     if layout.name == "amazon":
-        raw = (spark.read.schema("reviewerID string, asin string, overall double, "
-                                 "unixReviewTime long, _corrupt string")
+        raw = (spark.read.schema("reviewerID string, asin string, overall string, "
+                                 "unixReviewTime string, _corrupt string")
                .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
                .json(path)
                .select(F.col("reviewerID").alias("user"), F.col("asin").alias("item"),
@@ -128,13 +142,45 @@ def read_ratings(spark, folder: str, layout: Layout):
             .withColumn("_bad", F.lit(False))
     else:
         raw = _delimited(spark, path, "\t" if layout.name == "100k" else "::", names)
-    rating = F.col("rating").cast("double")
-    timestamp = F.col("timestamp").cast("long")
-    bad = (F.col("_bad") | F.col("user").isNull() | F.col("item").isNull() | rating.isNull()
-           | timestamp.isNull())
+    # try_cast: a field that is not a number is a bad line, not a failed job (ANSI mode).
+    rating = F.trim("rating").try_cast("double")
+    timestamp = F.trim("timestamp").try_cast("long")
+    low, high = layout.scale
+    skip = (F.when(F.col("_bad") | F.col("user").isNull() | F.col("item").isNull()
+                   | rating.isNull() | timestamp.isNull(), F.lit(NOT_PARSED))
+            .when(F.isnan(rating) | (F.abs(rating) == float("inf")), F.lit(NOT_FINITE))
+            .when((rating < low) | (rating > high), F.lit(OUT_OF_SCALE)))
     return raw.select(F.trim("user").alias("user"), F.trim("item").alias("item"),
                       rating.alias("rating"), timestamp.alias("timestamp"),
-                      bad.alias("bad"))
+                      F.monotonically_increasing_id().alias("line"),
+                      F.col("rating").alias("rating_text"), skip.alias("skip"))
+
+
+def skipped_lines(raw, examples: int) -> tuple[dict, dict]:
+    """({reason: lines}, {reason: up to `examples` of them as user, item, rating text}) of
+    read_ratings' skipped lines, every reason listed."""
+    from pyspark.sql import functions as F
+
+    skipped = raw.filter(F.col("skip").isNotNull())
+    counts = {r["skip"]: r["count"] for r in skipped.groupBy("skip").count().collect()}
+    shown = {}
+    for reason in SKIP_REASONS:
+        if counts.get(reason) and examples:
+            shown[reason] = [r.asDict() for r in skipped.filter(F.col("skip") == reason)
+                             .select("user", "item", F.col("rating_text").alias("rating"))
+                             .limit(examples).collect()]
+    return {reason: counts.get(reason, 0) for reason in SKIP_REASONS}, shown
+
+
+def latest_ratings(ratings):
+    """One rating per (user, item): the latest by timestamp, the later line on a tie (a
+    user who changed their mind). In: user, item, rating, timestamp, line. Out: user, item,
+    rating, timestamp."""
+    from pyspark.sql import functions as F
+
+    latest = F.max_by(F.struct("rating", "timestamp"), F.struct("timestamp", "line"))
+    return (ratings.groupBy("user", "item").agg(latest.alias("r"))
+            .select("user", "item", "r.rating", "r.timestamp"))
 
 
 def read_items(spark, folder: str, layout: Layout):
@@ -318,6 +364,18 @@ def link_items(candidates):
 
 
 # --- the job ------------------------------------------------------------------------------
+def empty_reason(path: str, lines: int, skipped: dict, distinct: int, filtered: dict) -> str:
+    """The one line that says why a ratings source left no rating to write."""
+    why = [f"{lines} lines read"]
+    why += [f"{n} {reason.replace('_', ' ')}" for reason, n in skipped.items() if n]
+    if distinct:
+        why.append(f"{distinct} distinct ratings, all dropped by "
+                   + " and ".join(f"{k.replace('_', ' ')} ({n})"
+                                  for k, n in filtered.items() if n))
+    return (f"{path}: no ratings left to write ({'; '.join(why)}): give a release with "
+            "ratings, or loosen ratings.min_year/max_year/min_user_ratings/min_item_ratings")
+
+
 def run(spark, cfg: Config, ratings_path: str, tables_dir: str, out: str,
         overwrite: bool = False) -> dict:
     """The whole job (module docstring); returns the manifest."""
@@ -344,8 +402,15 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
     logger.info("%s: MovieLens layout %s", folder, layout.name)
 
     raw = read_ratings(spark, folder, layout).persist()
-    bad_lines = raw.filter("bad").count()
-    good, filtered = keep_ratings(raw.filter(~F.col("bad")).drop("bad"), r)
+    skipped, skipped_examples = skipped_lines(raw, r["examples"])
+    rated = raw.filter(F.col("skip").isNull())
+    deduplicated = latest_ratings(rated).persist()
+    parsed, distinct = rated.count(), deduplicated.count()
+    good, filtered = keep_ratings(deduplicated, r)
+    kept = good.count() if any(filtered.values()) else distinct
+    if kept == 0:
+        raise InputError(empty_reason(ratings_path, parsed + sum(skipped.values()), skipped,
+                                      distinct, filtered))
     catalogue = read_items(spark, folder, layout)
     if layout.name == "amazon":  # the products of the kept reviews, not the whole shop
         catalogue = catalogue.join(good.select("item").distinct(), "item", "left_semi")
@@ -397,13 +462,18 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
         "films_tables": {"folder": tables_dir, "id": tables_manifest["id"]},
         "config": {"ratings": dict(r)},
         "tables": counts,
-        "lines_skipped": {"ratings_not_parsed": bad_lines},
+        "scale": list(layout.scale),
+        "lines_skipped": skipped,
+        "skipped_examples": skipped_examples,
+        "duplicates": {"ratings_replaced": parsed - distinct,
+                       "rule": "a repeated (user, item) keeps its latest rating by timestamp "
+                               "(the later line on a tie)"},
         "ratings_filtered": filtered,
         "linking": linking,
         "seconds": round(time.monotonic() - started, 3),
     }
     publisher.commit(manifest)
-    for df in (raw, user_ids, item_ids, items, links, items_out):
+    for df in (raw, deduplicated, user_ids, item_ids, items, links, items_out):
         df.unpersist()
     logger.info("done: %d ratings, %d users, %d items; %.1f %% of items and %.1f %% of "
                 "ratings linked to films", counts["ratings"]["rows"], counts["users"]["rows"],

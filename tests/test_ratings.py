@@ -122,7 +122,9 @@ def test_dense_ids_and_the_tables_contract(linked):
     ratings = pq.read_table(out / "ratings")
     assert ratings.schema.field("user_id").type == pa.int32()
     assert ratings.schema.field("rating").type == pa.float32()
-    assert ratings.num_rows == 30 and manifest["lines_skipped"] == {"ratings_not_parsed": 1}
+    assert ratings.num_rows == 30 and manifest["lines_skipped"] == {
+        "ratings_not_parsed": 1, "rating_not_finite": 0, "rating_out_of_scale": 0}
+    assert manifest["scale"] == [0.5, 5.0] and manifest["duplicates"]["ratings_replaced"] == 0
     assert sorted(set(ratings["user_id"].to_pylist())) == [0, 1, 2]
     assert sorted(set(ratings["item_id"].to_pylist())) == list(range(10))
     users = pq.read_table(out / "users").to_pylist()
@@ -165,6 +167,59 @@ def test_the_dat_and_csv_layouts_and_a_zip(spark, tables, tmp_path):
     ratings = pq.read_table(tmp_path / "r2" / "ratings").sort_by("item_id")
     assert ratings["rating"].to_pylist() == [4.5, 2.0]
     assert pq.read_table(tmp_path / "r2" / "users").column_names == ["user_id", "source_id"]
+
+
+def _by_source(out: Path) -> dict[tuple[str, str], float]:
+    """{(user source id, item source id): rating} of a written ratings folder."""
+    users = dict(zip(*pq.read_table(out / "users", columns=["user_id", "source_id"])
+                     .to_pydict().values(), strict=True))
+    items = dict(zip(*pq.read_table(out / "items", columns=["item_id", "source_id"])
+                     .to_pydict().values(), strict=True))
+    rows = pq.read_table(out / "ratings").to_pylist()
+    return {(users[r["user_id"]], items[r["item_id"]]): r["rating"] for r in rows}
+
+
+# Issue 34: NaN, infinite and out-of-scale ratings were kept, and turned the rating model's
+# every vector into NaN; a repeated (user, item) was kept twice.
+def test_bad_rating_values_are_skipped_by_reason_and_a_repeat_keeps_the_latest(
+        spark, tables, tmp_path):
+    release = write_100k(tmp_path / "ml-100k")
+    t = 880000000
+    with open(release / "u.data", "a") as f:
+        f.write(f"1\t1\tnan\t{t}\n1\t2\tinf\t{t}\n2\t1\t-3\t{t}\n2\t2\t0\t{t}\n"
+                f"3\t1\t99\t{t}\n3\t2\t4\tyesterday\n")
+        f.write(f"1\t3\t1\t{t + 100 + 3 + 50}\n")  # user 1 rates item 3 again, later: 1 wins
+        f.write(f"1\t4\t2\t{t + 100 + 4}\n")  # the same second as before: the later line wins
+        f.write(f"1\t5\t5\t{t + 100 + 5 - 10}\n")  # earlier than the first rating: ignored
+    manifest = run(spark, load_config("test"), str(release), str(tables),
+                   str(tmp_path / "out"))
+    assert manifest["lines_skipped"] == {"ratings_not_parsed": 2, "rating_not_finite": 2,
+                                         "rating_out_of_scale": 3}
+    examples = manifest["skipped_examples"]
+    assert sorted(e["rating"] for e in examples["rating_not_finite"]) == ["inf", "nan"]
+    assert sorted(e["rating"] for e in examples["rating_out_of_scale"]) == ["-3", "0", "99"]
+    assert manifest["duplicates"]["ratings_replaced"] == 3
+    ratings = _by_source(tmp_path / "out")
+    assert len(ratings) == 30
+    assert (ratings["1", "3"], ratings["1", "4"], ratings["1", "5"]) == (1.0, 2.0, 1.0)
+    assert all(0.5 <= r <= 5 for r in ratings.values())
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["scale"] == [0.5, 5.0]
+
+
+def test_a_source_that_leaves_no_rating_is_refused_and_nothing_written(spark, tables,
+                                                                         tmp_path):
+    release = write_100k(tmp_path / "ml-100k")
+    (release / "u.data").write_text("1\t1\tnan\t880000000\n1\t2\t7\t880000000\n")
+    with pytest.raises(InputError, match=r"no ratings left to write \(2 lines read; "
+                       r"1 rating not finite; 1 rating out of scale\)"):
+        run(spark, load_config("test"), str(release), str(tables), str(tmp_path / "a"))
+    assert not (tmp_path / "a").exists()
+    kept = write_100k(tmp_path / "ml-100k-b")
+    with pytest.raises(InputError, match=r"30 distinct ratings, all dropped by k core \(30\)"):
+        run(spark, load_config("test", ["ratings.min_user_ratings=1000"]), str(kept),
+            str(tables), str(tmp_path / "b"))
+    assert not (tmp_path / "b").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-100k", "ml-100k-b"]
 
 
 def test_bad_inputs_are_one_line(spark, tables, tmp_path, capsys):
