@@ -38,7 +38,7 @@ def franchise_ratings(n_clusters: int = 8, films_per_cluster: int = 25,
 def write_ratings(folder: Path, tables_id: str, user: np.ndarray, item: np.ndarray,
                   rating: np.ndarray, n_items: int, films_per_cluster: int = 25) -> Path:
     """The ratings, items and users tables and a finished manifest citing `tables_id`."""
-    n_users = int(user.max()) + 1
+    n_users = int(user.max(initial=-1)) + 1
     tables = {
         "ratings": pa.table({"user_id": pa.array(user, pa.int32()),
                              "item_id": pa.array(item, pa.int32()),

@@ -200,6 +200,16 @@ def test_bad_ranking_queries_get_one_line(franchise, capsys):
     assert "no film titled 'Film 1000'" in capsys.readouterr().err
     assert main(["query", "--index", index, "--user", "1", "Film 75"]) == 2
     assert "one of them" in capsys.readouterr().err
+    # Issue 34: stars outside the ratings' scale, and a film rated twice, were taken.
+    for stars in ("11", "1e308", "-1e308", "0"):
+        assert main(["query", "--index", index, "--rated", f"Film 75={stars}"]) == 2
+        assert "give stars from 1 to 5, the ratings' scale" in capsys.readouterr().err
+    assert main(["query", "--index", index, "--rated", "Film 75=5", "--rated",
+                 "Film 75=1"]) == 2
+    assert "'Film 75' is given twice: rate each film once" in capsys.readouterr().err
+    assert main(["query", "--index", index, "--rated", "Film 75=5", "--rated",
+                 "Film 75 (cluster 3)=1"]) == 2
+    assert "the same film as 'Film 75'" in capsys.readouterr().err
 
 
 def test_an_index_without_a_ranking_model_says_how_to_add_one(franchise, tmp_path, capsys):
@@ -234,11 +244,52 @@ def test_the_ranking_run_refuses_foreign_folders_and_other_ratings(franchise, tm
             resume=True)
     elsewhere = write_ratings(tmp_path / "elsewhere", "other-tables", *franchise_ratings(),
                               CLUSTERS * PER_CLUSTER)
-    with pytest.raises(RatingsError, match="not to tables"):
+    with pytest.raises(RatingsError, match="links its items to tables other-ta"):
         run(str(elsewhere), tmp_path / "new", franchise["cfg"], films_run=films_run)
     with pytest.raises(ConfigError, match="need a films run"):
         run(str(other), tmp_path / "new", franchise["cfg"])
     assert not (tmp_path / "new").exists()
+
+
+# Issue 34: an empty ratings set crashed (ZeroDivisionError) and left a started.json-only
+# folder; one with no rating >= min_rating trained nothing; --out was refused only after
+# the inputs had loaded.
+def test_a_ranking_run_with_nothing_to_learn_is_one_line_and_writes_nothing(franchise,
+                                                                            tmp_path, capsys,
+                                                                            monkeypatch):
+    from trainer.cli import main
+
+    tables_id = franchise["manifest"]["ratings"]["films_tables"]["id"]
+    n_films = CLUSTERS * PER_CLUSTER
+    empty = write_ratings(tmp_path / "empty", tables_id, np.zeros(0, np.int32),
+                          np.zeros(0, np.int32), np.zeros(0, np.float32), n_films)
+    user, item, rating = franchise_ratings()
+    disliked = write_ratings(tmp_path / "disliked", tables_id, user, item,
+                             np.minimum(rating, 2.0), n_films)
+    films_run = str(franchise["films_run"])
+    for ratings, said in ((empty, "holds no ratings: nothing to train on"),
+                          (disliked, "no training rating is >= rank.min_rating (4)")):
+        assert main(["rank", "--ratings", str(ratings), "--films-run", films_run, "--out",
+                     str(tmp_path / "out"), "--config", "test"]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "out").exists()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the inputs were loaded before the folder was refused")
+
+    monkeypatch.setattr("trainer.recommend.inputs.load_films_run", no_loading)
+    for command in ("rank", "rate"):
+        assert main([command, "--ratings", str(franchise["ratings"]), "--films-run",
+                     films_run, "--out", str(foreign), "--config", "test"]) == 2
+        assert "left alone" in capsys.readouterr().err
+    assert main(["rank", "--ratings", str(franchise["ratings"]), "--films-run", films_run,
+                 "--out", str(tmp_path / "x"), "-p", "rank.optimizer=adam"]) == 2
+    assert "rank.optimizer must be one of adagrad, sgd" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 # --- fold-in on vectors written down ------------------------------------------------------
@@ -310,3 +361,7 @@ def test_the_web_api_gives_a_users_films_as_the_cli_does(franchise, capsys):
     missing = client.get("/api/user/999999")
     assert missing.status_code == 404 and "no user '999999'" in missing.json()["error"]
     assert client.get("/api/recommend", params=[("rated", "Film 75=2")]).status_code == 400
+    for rated in (["Film 75=11"], ["Film 75=1e308"], ["Film 75=5", "Film 80=4", "Film 75=5"]):
+        bad = client.get("/api/recommend", params=[("rated", r) for r in rated])
+        assert bad.status_code == 400 and ("scale" in bad.json()["error"]
+                                           or "rate each film once" in bad.json()["error"])

@@ -103,3 +103,51 @@ def test_prediction_and_fold_in_on_vectors_written_down():
     stars = model.predict(folded, [0, 1, 2])
     assert stars[0] == pytest.approx(5, abs=0.05) and stars[1] == pytest.approx(1, abs=0.05)
     assert stars[2] > 4  # like the liked item
+
+
+# Issue 34: one NaN rating made every metric and every vector of the rating model NaN, the
+# index took the run, and `--json` printed NaN, which is not JSON.
+def test_non_finite_ratings_are_refused_by_the_trainers_and_the_index(tmp_path, capsys):
+    from index.build import build_index
+    from index.folder import IndexFolderError
+    from trainer.cli import main
+
+    tables = write_tables(tmp_path / "tables")
+    tables_id = json.loads((tables / "manifest.json").read_text())["id"]
+    user, item, rating = franchise_ratings()
+    rating[[3, 40]] = [np.nan, np.inf]
+    ratings = write_ratings(tmp_path / "ratings", tables_id, user, item, rating, 200)
+    for command in ("rank", "rate"):
+        assert main([command, "--ratings", str(ratings), "--out", str(tmp_path / command),
+                     "--config", "test", "-p", f'{command}.features=["ids", "genres"]']) == 2
+        err = capsys.readouterr().err
+        assert "2 ratings are NaN or infinite (the first: nan)" in err, err
+        assert "spark_jobs.ratings" in err and not (tmp_path / command).exists()
+    # A run whose vectors are NaN (trained before these checks) is refused by the index.
+    rng = np.random.default_rng(1)
+    films_run = write_run(tmp_path / "run", rng.standard_normal((200, 16)),
+                          [f"Film {i}" for i in range(200)], rng.standard_normal((170, 16)),
+                          [f"Link {i}" for i in range(170)], tables=tables)
+    good = write_ratings(tmp_path / "good", tables_id, *franchise_ratings(), 200)
+    from trainer.recommend.rating import run
+
+    run(str(good), tmp_path / "rating", load_config("test", ["rate.epochs=1",
+                                                             'rate.features=["ids"]']),
+        films_run=str(films_run))
+    users = np.load(tmp_path / "rating" / "embeddings" / "users.npy")
+    users[5, 0] = np.nan
+    np.save(tmp_path / "rating" / "embeddings" / "users.npy", users)
+    with pytest.raises(IndexFolderError, match=r"users.npy: 1 values are NaN or infinite"):
+        build_index(films_run, tmp_path / "index", load_config("test"),
+                    rating_run=str(tmp_path / "rating"))
+    assert not (tmp_path / "index").exists()
+
+
+def test_json_never_holds_nan_or_infinity():
+    from conf.jsontext import dumps
+
+    text = dumps({"predicted": np.float32("nan"), "auc": [0.5, float("inf")],
+                  "n": np.int64(3), "ok": np.array([1.5, -np.inf])})
+    assert json.loads(text) == {"predicted": None, "auc": [0.5, None], "n": 3,
+                                "ok": [1.5, None]}
+    assert "NaN" not in text and "Infinity" not in text

@@ -31,12 +31,19 @@ class Ratings:
     rating: np.ndarray  # float32
 
 
+def read_ratings_manifest(folder: str | Path) -> dict:
+    """The manifest of a finished ratings folder, or RatingsError."""
+    return read_manifest(folder, RATINGS_KIND, RATINGS_SCHEMA_VERSION, "ratings",
+                         "run `python -m spark_jobs.ratings` to produce it", RatingsError)
+
+
 def load_ratings(folder: str | Path, tables_id: str | None = None) -> Ratings:
-    """The ratings of `folder`; RatingsError when it is unfinished, unreadable, or linked to
-    other tables than `tables_id` (when given)."""
+    """The ratings of `folder`; RatingsError when it is unfinished, unreadable, linked to
+    other tables than `tables_id` (when given), or holds a rating that is not finite or lies
+    outside the scale its manifest gives (a folder written before the ratings job skipped
+    such lines: one of them turns every vector of a model into NaN)."""
     folder = Path(folder)
-    manifest = read_manifest(folder, RATINGS_KIND, RATINGS_SCHEMA_VERSION, "ratings",
-                             "run `python -m spark_jobs.ratings` to produce it", RatingsError)
+    manifest = read_ratings_manifest(folder)
     cited = (manifest.get("films_tables") or {}).get("id")
     if tables_id is not None and cited != tables_id:
         raise RatingsError(f"{folder} links its items to tables {str(cited)[:8]}, not to "
@@ -56,10 +63,36 @@ def load_ratings(folder: str | Path, tables_id: str | None = None) -> Ratings:
     if len(item) and item.max() >= len(film_of_item):
         raise RatingsError(f"{folder}: ratings name items the items table lacks; run "
                            "`python -m spark_jobs.ratings` again")
+    rating = ratings["rating"].to_numpy(zero_copy_only=False).astype(np.float32)
+    check_values(folder, rating, manifest.get("scale"))
     return Ratings(folder=str(folder), manifest=manifest,
                    user=ratings["user_id"].to_numpy().astype(np.int32), item=item,
-                   film=film_of_item[item] if len(item) else item,
-                   rating=ratings["rating"].to_numpy().astype(np.float32))
+                   film=film_of_item[item] if len(item) else item, rating=rating)
+
+
+def check_values(folder: Path, rating: np.ndarray, scale: list[float] | None) -> None:
+    """RatingsError naming how many ratings are NaN, infinite or (with `scale`) outside it."""
+    bad = ~np.isfinite(rating)
+    what = "NaN or infinite"
+    if scale is not None:
+        bad |= (rating < scale[0]) | (rating > scale[1])
+        what += f" or outside the scale {scale[0]:g}-{scale[1]:g}"
+    if bad.any():
+        first = rating[np.flatnonzero(bad)[0]]
+        raise RatingsError(f"{folder}: {int(bad.sum())} ratings are {what} (the first: "
+                           f"{float(first)}): a model trained on them is NaN; run `python -m "
+                           "spark_jobs.ratings` again, which skips and counts such lines")
+
+
+def rating_scale(ratings: Ratings) -> list[float]:
+    """[lowest, highest] stars of the ratings' source (its manifest's `scale`), or for a
+    folder written before the manifest said, the lowest and highest rating it holds."""
+    scale = ratings.manifest.get("scale")
+    if scale:
+        return [float(scale[0]), float(scale[1])]
+    if not len(ratings.rating):
+        return [0.0, 0.0]
+    return [float(ratings.rating.min()), float(ratings.rating.max())]
 
 
 @dataclass

@@ -36,13 +36,13 @@ def started_on(run_dir: Path, upstream: str) -> str | None:
     return None
 
 
-def prepare_run_dir(run_dir: Path, *, kind: str, what: str, upstream: str, source: str,
-                    source_id: str, inputs: list[str], resume: bool, overwrite: bool) -> None:
-    """A fresh run never mixes with an old one, and replaces only a folder of its `kind`
-    (conf/outputs.py); a resumed one must have something to resume, started on the same
-    `upstream` folder (`source`, whose manifest id is `source_id`). Nothing in the folder
-    changes before these checks pass; a fresh folder gets started.json naming its kind and
-    upstream."""
+def check_run_dir(run_dir: Path, *, kind: str, what: str, upstream: str, source: str,
+                  source_id: str, inputs: list[str], resume: bool, overwrite: bool) -> bool:
+    """The refusals of prepare_run_dir, writing nothing, so that a command refuses a folder in
+    a second, before it loads its inputs (tens of seconds at full size): a fresh run replaces
+    only a folder of its `kind` (conf/outputs.py); a resumed one must have something to
+    resume, started on the same `upstream` folder (`source`, whose manifest id is
+    `source_id`). Returns whether a fresh run must first clear what is there."""
     if resume:
         if folder_kind(run_dir) != kind or not (run_dir / "checkpoints").is_dir():
             raise RunFolderError(f"{run_dir}: nothing to resume (not a {what} with "
@@ -53,14 +53,27 @@ def prepare_run_dir(run_dir: Path, *, kind: str, what: str, upstream: str, sourc
                 f"{run_dir} was started on {upstream} {(started or '?')[:8]}, but {source} "
                 f"holds {upstream} {source_id[:8]}: resume with the {upstream} it started "
                 "on, or start a new run in another folder")
-        return
+        return False
     try:
         existing = check_output_folder(
             run_dir, kind, what, inputs=inputs, overwrite=overwrite,
             how_to_replace="pass --resume to continue its run or --overwrite to start again")
     except OutputFolderError as e:
         raise RunFolderError(str(e)) from e
-    if existing.exists and not existing.empty:
+    return existing.exists and not existing.empty
+
+
+def prepare_run_dir(run_dir: Path, *, kind: str, what: str, upstream: str, source: str,
+                    source_id: str, inputs: list[str], resume: bool, overwrite: bool) -> None:
+    """check_run_dir (again: the inputs took a while to load), then a fresh run's folder is
+    emptied and gets started.json naming its kind and upstream; nothing in the folder changes
+    before the checks pass."""
+    clear = check_run_dir(run_dir, kind=kind, what=what, upstream=upstream, source=source,
+                          source_id=source_id, inputs=inputs, resume=resume,
+                          overwrite=overwrite)
+    if resume:
+        return
+    if clear:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / STARTED, {

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from conf.manifest import RANKING_KIND, RANKING_SCHEMA_VERSION, write_json
 from conf.version import code_version
+from trainer.ratings import rating_scale
 from trainer.recommend.features import item_link_matrix
 from trainer.recommend.metrics import (
     ContentKNN,
@@ -225,6 +226,7 @@ def export_run(trainer, compared: dict, data, cfg, run_dir: Path, *, seconds: fl
                        **({"history": "embeddings/history.npy"} if history is not None
                           else {})},
         "min_rating": r["min_rating"],
+        "scale": rating_scale(data.ratings),
         "split": {name: f"split/{name}.parquet"
                   for name in ("train", "validation", "test", "cold_items")},
         "counts": counts,

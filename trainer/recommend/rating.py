@@ -26,11 +26,12 @@ import tensorflow as tf
 from conf.manifest import RATING_KIND, RATING_SCHEMA_VERSION, write_json
 from conf.version import code_version
 from trainer.optimizers import make_optimizer
-from trainer.ratings import Catalogue, Ratings, load_catalogue
+from trainer.ratings import Catalogue, Ratings, RatingsError, load_catalogue, rating_scale
 from trainer.recommend.export import write_id_tables
 from trainer.recommend.features import Features, user_features
+from trainer.recommend.inputs import FilmsRun, check_trainable, open_inputs, start_run_folder
 from trainer.recommend.rating_model import RatingModel
-from trainer.recommend.train import FilmsRun, features_for, open_inputs
+from trainer.recommend.train import features_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,22 @@ def user_folds(user: np.ndarray, folds: int, seed: int) -> np.ndarray:
     else:  # test = every fifth rating of the user's shuffled ratings
         fold[order] = np.where(rank % 5 == 4, 0, 1)
     return fold
+
+
+def check_folds(ratings: Ratings, fold: np.ndarray, folds: int) -> None:
+    """RatingsError when there is nothing to train on, or a fold has no test ratings (with
+    one fold, the test is every fifth rating of a user: users with fewer than 5 have none)."""
+    check_trainable(ratings, len(ratings.rating), "ratings")
+    sizes = np.bincount(fold, minlength=max(2, folds))
+    empty = [k for k in range(max(1, folds)) if sizes[k] == 0]
+    if empty and folds > 1:
+        raise RatingsError(f"{ratings.folder}: {len(ratings.rating)} ratings leave fold "
+                           f"{empty[0] + 1} of {folds} without test ratings (users need "
+                           f"{folds} ratings or more): lower rate.folds")
+    if empty:
+        raise RatingsError(f"{ratings.folder}: {len(ratings.rating)} ratings leave no test "
+                           "ratings (the 80/20 split tests every fifth rating of a user: no "
+                           "user has 5)")
 
 
 @dataclass
@@ -118,6 +135,8 @@ def evaluate_split(ratings: Ratings, catalogue: Catalogue, films: FilmsRun | Non
                    ) -> tuple[dict, RatingModel, np.ndarray]:
     """{method: {rmse, mae}} on one split, the model, and its test predictions."""
     r = cfg["rate"]
+    # Predictions are clipped to the stars the ratings use (MovieLens-100K: 1-5 of a
+    # 0.5-5 scale), as before the source's scale was known.
     low, high = float(ratings.rating.min()), float(ratings.rating.max())
     u, i, y = ratings.user, ratings.item, ratings.rating
     n_users, n_items = catalogue.n_users, catalogue.n_items
@@ -156,10 +175,13 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
     r = cfg["rate"]
     if r["deterministic"]:
         tf.config.experimental.enable_op_determinism()
-    ratings, films = open_inputs(ratings_dir, films_run, run_dir, r["features"], ["ids"],
+    ratings, films = open_inputs(ratings_dir, films_run, run_dir, r["features"], "rate",
                                  resume=False, overwrite=overwrite, kind=RATING_KIND)
     catalogue = load_catalogue(ratings)
     fold = user_folds(ratings.user, r["folds"], r["seed"])
+    check_folds(ratings, fold, r["folds"])
+    start_run_folder(run_dir, ratings, films_run, resume=False, overwrite=overwrite,
+                     kind=RATING_KIND)
     per_fold, first = [], None
     for k in range(max(1, r["folds"])):
         test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
@@ -213,6 +235,7 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
                 "films_run": ({"folder": str(Path(films.folder).resolve()),
                                "id": films.manifest["id"]} if films else None),
                 "summary": summary,
+                "scale": rating_scale(ratings),
                 "predict": {"mean": final.mean, "low": float(ratings.rating.min()),
                             "high": float(ratings.rating.max()), "gmf": bool(r["gmf"]),
                             "mlp_layers": len(final.hidden), "dim": int(r["dim"]),

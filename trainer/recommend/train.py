@@ -18,44 +18,18 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from conf import ConfigError
-from conf.manifest import MANIFEST, RANKING_KIND
+from conf.manifest import MANIFEST
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
-from trainer.ratings import Catalogue, Ratings, load_catalogue, load_ratings
-from trainer.recommend.features import (
-    FEATURE_SETS,
-    USER_GROUPS,
-    Features,
-    item_features,
-    user_features,
-)
+from trainer.ratings import Catalogue, Ratings, load_catalogue
+from trainer.recommend.features import Features, item_features, user_features
+from trainer.recommend.inputs import FilmsRun, check_trainable, open_inputs, start_run_folder
 from trainer.recommend.metrics import AucTask, VectorScorer, mean_auc
 from trainer.recommend.model import RankingModel, pairwise_loss
 from trainer.recommend.split import Split, make_split
-from trainer.run_folder import (
-    RunFolderError,
-    TrainingState,
-    read_run_manifest,
-    restore_latest,
-)
-from trainer.run_folder import prepare_run_dir as prepare_folder
+from trainer.run_folder import TrainingState, restore_latest
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class FilmsRun:
-    """What a films run gives the items linked to its films."""
-
-    folder: str
-    manifest: dict
-    vectors: np.ndarray  # [n_films, d]
-    film_links: np.ndarray  # [n, 2] film, link
-    film_link_counts: np.ndarray
-    link_titles: list[str]
-    film_titles: list[str]
-    n_films: int
 
 
 @dataclass
@@ -72,36 +46,6 @@ class RankingData:
     films: FilmsRun | None
 
 
-def load_films_run(run_dir: str | Path) -> FilmsRun:
-    """A finished films run (python -m trainer train) and the tables it was trained on."""
-    from trainer.tables import load_tables
-
-    manifest = read_run_manifest(run_dir)
-    tables = load_tables(manifest["tables"]["folder"])
-    if tables.manifest["id"] != manifest["tables"]["id"]:
-        raise RunFolderError(f"{run_dir} was trained on tables {manifest['tables']['id'][:8]} "
-                             f"but {manifest['tables']['folder']} now holds "
-                             f"{tables.manifest['id'][:8]}")
-    vectors = np.load(Path(run_dir) / manifest["embeddings"]["films"])
-    return FilmsRun(folder=str(run_dir), manifest=manifest, vectors=vectors,
-                    film_links=tables.film_links, film_link_counts=tables.film_link_counts,
-                    link_titles=tables.link_titles, film_titles=tables.film_titles,
-                    n_films=tables.n_films)
-
-
-def check_features(features: list[str], user_groups: list[str],
-                   films: FilmsRun | None) -> None:
-    unknown = [f for f in features if f not in FEATURE_SETS]
-    if unknown or not features:
-        raise ConfigError(f"rank.features = {features}: choose from {list(FEATURE_SETS)}")
-    wiki = [f for f in features if f in ("links", "film_vector")]
-    if not user_groups or any(g not in USER_GROUPS for g in user_groups):
-        raise ConfigError(f"rank.user_features = {user_groups}: choose from {list(USER_GROUPS)}")
-    if wiki and films is None:
-        raise ConfigError(f"rank.features {wiki} need a films run: pass --films-run RUN_DIR "
-                          "(python -m trainer train), or leave them out")
-
-
 def prepare_data(ratings: Ratings, films: FilmsRun | None, cfg) -> RankingData:
     """The split, the training positives and the three AUC tasks (split.py, metrics.py)."""
     r = cfg["rank"]
@@ -112,6 +56,9 @@ def prepare_data(ratings: Ratings, films: FilmsRun | None, cfg) -> RankingData:
                        cold_share=r["cold_share"], seed=r["seed"])
     train = split.train
     liked = ratings.rating[train] >= r["min_rating"]
+    check_trainable(ratings, int(liked.sum()),
+                    f"training rating is >= rank.min_rating ({r['min_rating']:g}) among "
+                    f"{len(train)}: lower rank.min_rating")
     if r["disliked_weight"] <= 0:
         train, liked = train[liked], liked[liked]
     positives = np.stack([ratings.user[train], ratings.item[train]], axis=1).astype(np.int32)
@@ -263,27 +210,6 @@ class RankingTrainer:
         return state.history
 
 
-def prepare_run_dir(run_dir: Path, ratings: Ratings, inputs: list[str], resume: bool,
-                    overwrite: bool, kind: str = RANKING_KIND) -> None:
-    """trainer.run_folder.prepare_run_dir for a run of `kind` started on a ratings folder."""
-    prepare_folder(run_dir, kind=kind, what=kind.split(".", 1)[1].replace("_", " ") + " folder",
-                   upstream="ratings", source=ratings.folder, source_id=ratings.manifest["id"],
-                   inputs=inputs, resume=resume, overwrite=overwrite)
-
-
-def open_inputs(ratings_dir: str, films_run: str | None, run_dir: Path, features: list[str],
-                user_groups: list[str], *, resume: bool, overwrite: bool,
-                kind: str = RANKING_KIND) -> tuple[Ratings, FilmsRun | None]:
-    """The ratings and the films run (checked to be on the same tables), the features checked
-    against them, and the run folder prepared: everything refused before any training."""
-    films = load_films_run(films_run) if films_run else None
-    ratings = load_ratings(ratings_dir, films.manifest["tables"]["id"] if films else None)
-    check_features(features, user_groups, films)
-    prepare_run_dir(run_dir, ratings, [ratings_dir, *([films_run] if films_run else [])],
-                    resume, overwrite, kind=kind)
-    return ratings, films
-
-
 def comparison_feature_sets(use: list[str]) -> dict[str, list[str]]:
     """The models reported beside the configured one: ids only, and ids + genres."""
     sets = {"ids": ["ids"], "ids+genres": ["ids", "genres"]}
@@ -301,9 +227,10 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
     r = cfg["rank"]
     if r["deterministic"]:
         tf.config.experimental.enable_op_determinism()
-    ratings, films = open_inputs(ratings_dir, films_run, run_dir, r["features"],
-                                 r["user_features"], resume=resume, overwrite=overwrite)
+    ratings, films = open_inputs(ratings_dir, films_run, run_dir, r["features"], "rank",
+                                 resume=resume, overwrite=overwrite)
     data = prepare_data(ratings, films, cfg)
+    start_run_folder(run_dir, ratings, films_run, resume=resume, overwrite=overwrite)
     trainer = RankingTrainer(data, features_for(data, r["features"], cfg), cfg, run_dir,
                              name="+".join(r["features"]))
     if resume:
