@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -23,6 +24,10 @@ def under_spark_submit() -> bool:
 C1_ONLY = "-XX:TieredStopAtLevel=1"
 
 
+# This process's default log file (private_log_file), made once, removed after success.
+_private_log: Path | None = None
+
+
 def spark_log_path(cfg: Config) -> Path | None:
     """The file Spark's log lines go to in local mode (spark.log_file), None for the console.
     The default is one a process, so a job's error can name it."""
@@ -31,7 +36,21 @@ def spark_log_path(cfg: Config) -> Path | None:
         return None
     if log_file:
         return Path(log_file).expanduser().resolve()
-    return Path(tempfile.gettempdir()) / f"wikifilms-spark-{os.getpid()}.log"
+    return private_log_file()
+
+
+def private_log_file() -> Path:
+    """`spark.log` in a new folder that only this user can enter (mkdtemp: a random name,
+    mode 0700), created empty here with O_EXCL and O_NOFOLLOW. A predictable name in the
+    shared temporary folder (wikifilms-spark-<pid>.log, before) could be a symlink someone
+    placed there, and the JVM would write Spark's lines through it into their target."""
+    global _private_log
+    if _private_log is None or not _private_log.is_file():
+        folder = Path(tempfile.mkdtemp(prefix="wikifilms-spark-"))
+        path = folder / "spark.log"
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        _private_log = path
+    return _private_log
 
 
 def spark_log_note(path: Path | None) -> str:
@@ -42,9 +61,15 @@ def spark_log_note(path: Path | None) -> str:
 
 
 def remove_default_log(cfg: Config, path: Path | None) -> None:
-    """After a job that succeeded: its default, temporary log holds nothing to look at."""
+    """After a job that succeeded: its default, temporary log (and its private folder)
+    holds nothing to look at."""
+    global _private_log
     if path is not None and not cfg["spark"]["log_file"]:
         path.unlink(missing_ok=True)
+        if path == _private_log:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+            _private_log = None
 
 
 def log_options(cfg: Config) -> list[str]:

@@ -118,3 +118,31 @@ def test_event_log_refuses_a_compressed_log_saying_how_to_write_one(tmp_path, ca
     (tmp_path / "events_1_local-1.zstd").write_bytes(b"\x28\xb5\x2f\xfd\x00\x01")
     assert event_log_main([str(tmp_path)]) == 2
     assert "is compressed: write it with spark.event_log_dir" in capsys.readouterr().err
+
+
+# Issue 34: the default log went to a predictable /tmp/wikifilms-spark-<pid>.log, and a
+# symlink placed there was followed: its target was overwritten with Spark's lines.
+def test_the_default_spark_log_is_a_fresh_private_file_never_a_planted_link(tmp_path,
+                                                                            monkeypatch):
+    import os
+    import stat
+    import tempfile
+
+    from spark_jobs import session
+
+    monkeypatch.setattr(session, "_private_log", None)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    victim = tmp_path / "someone-elses-file"
+    victim.write_text("keep me")
+    (tmp_path / f"wikifilms-spark-{os.getpid()}.log").symlink_to(victim)
+    cfg = load_config("test")
+    path = session.spark_log_path(cfg)
+    assert path.parent.parent == tmp_path and not path.is_symlink()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_size == 0
+    assert session.spark_log_path(cfg) == path  # one file a process, named in its errors
+    assert session.log_options(cfg)[1] == f"-Dwikifilms.spark_log={path}"
+    path.write_text("ERROR something\n")
+    assert session.spark_log_note(path) == f" (Spark's log: {path})"
+    session.remove_default_log(cfg, path)
+    assert not path.parent.exists() and victim.read_text() == "keep me"
