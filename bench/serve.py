@@ -16,6 +16,8 @@ Measured in one run:
             suggestions (a prefix, a misspelling), recommend (3 liked), film, map; beside
             the same work in this process (title lookup and index.answers: the floor, no
             HTTP, no JSON)
+  mixed     /api/info's median and p99 alone, then while 20 clients ask heavy answers
+            (50 liked films, k=100) without pause; the heavy answers' rate and 503 share
   page      headless chromium (Playwright): page requested -> map drawn (ms), suggestions
             shown after typing, and the map's drawing time (ms a frame; zoomed in too)
 Prints a table and writes bench/results/serve.json.
@@ -160,6 +162,63 @@ def measure_api(index: Path, url: str, queries: int, seed: int) -> dict:
     return results
 
 
+def measure_mixed_load(url: str, titles: list[str], clients: int = 20,
+                       light: int = 300) -> dict:
+    """Light answers (/api/info) timed alone, then while `clients` threads ask heavy ones
+    without pause (films for someone who liked 50 films, k=100; films like one, k=100): the
+    light route's median and p99 in both, the heavy answers' count, median and the share the
+    server turned away with 503 (its queue full)."""
+    import threading
+    import urllib.error
+
+    def info_ms() -> list[float]:
+        return [timed(lambda: get(url + "/api/info"))[0] for _ in range(light)]
+
+    idle = info_ms()
+    heavy = ["/api/recommend?" + "&".join(f"liked={quote(t)}" for t in titles[i:i + 50])
+             + "&k=100" for i in range(0, len(titles) - 50, 25)]
+    heavy += [f"/api/similar/{quote(t)}?k=100" for t in titles[:50]]
+    stop = threading.Event()
+    done: list[tuple[float, int]] = []
+
+    def client(offset: int) -> None:
+        n = offset
+        while not stop.is_set():
+            path = heavy[n % len(heavy)]
+            n += 1
+            started = time.perf_counter()
+            try:
+                get(url + path)
+                status = 200
+            except urllib.error.HTTPError as e:
+                status = e.code
+            done.append(((time.perf_counter() - started) * 1000, status))
+
+    threads = [threading.Thread(target=client, args=(i * 7,), daemon=True)
+               for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # the pool and its queue fill first
+    started = time.perf_counter()
+    loaded = info_ms()
+    seconds = time.perf_counter() - started
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    answered = [ms for ms, status in done if status == 200]
+    turned_away = sum(status == 503 for _, status in done)
+
+    def tail(ms: list[float]) -> dict:
+        return {"median_ms": statistics.median(ms), "p99_ms": float(np.percentile(ms, 99)),
+                "n": len(ms)}
+
+    return {"clients": clients, "light_idle": tail(idle), "light_loaded": tail(loaded),
+            "heavy": {**(tail(answered) if answered else {}),
+                      "per_s": len(answered) / max(seconds, 1e-9),
+                      "turned_away_503": turned_away,
+                      "share_503": turned_away / max(len(done), 1)}}
+
+
 def measure_page(url: str, title: str, repeats: int = 3) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -207,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cold_s = cli_cold_start(index, title)
         api = measure_api(index, url, args.queries, seed=1)
+        mixed = measure_mixed_load(url, [f"Synthetic film {i}" for i in range(0, 60_000, 97)])
         page = measure_page(url, title)
     finally:
         process.terminate()
@@ -221,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<22}{h['median_ms']:>12.1f}{h.get('p95_ms', float('nan')):>8.1f}"
               + (f"{f['median_ms']:>12.2f}{f['p95_ms']:>8.2f}" if f else
                  f"   ({h['bytes'] / 2**20:.1f} MB)"))
+    light, loaded, heavy = mixed["light_idle"], mixed["light_loaded"], mixed["heavy"]
+    print(f"\nmixed load ({mixed['clients']} clients asking heavy answers): /api/info median "
+          f"{loaded['median_ms']:.1f} ms, p99 {loaded['p99_ms']:.1f} ms (alone: "
+          f"{light['median_ms']:.1f} / {light['p99_ms']:.1f}); heavy answers "
+          f"{heavy['per_s']:.1f}/s, median {heavy.get('median_ms', float('nan')):.0f} ms, "
+          f"{100 * heavy['share_503']:.0f} % turned away (503)")
     if "skipped" not in page:
         print(f"\npage ({page['films_drawn']:,} films): map drawn "
               f"{page['map_drawn_ms']['median_ms']:.0f} ms after the request; suggestions "
@@ -233,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
 
     path = write_result("serve", {"films": args.films, "map_tsne_s": map_s,
                                   "serve_start_s": start_s, "cli_cold_start_s": cold_s,
-                                  "api": api, "page": page},
+                                  "api": api, "mixed_load": mixed, "page": page},
                         starlette=version("starlette"), uvicorn=version("uvicorn"),
                         playwright=version("playwright"), openTSNE=version("openTSNE"))
     print(f"\nwritten {path.relative_to(ROOT)}")

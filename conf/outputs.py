@@ -14,6 +14,9 @@ Standard library only: the three stages share these rules, and parse_dump applie
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -126,3 +129,26 @@ def check_output_folder(out: str | Path, kind: str, what: str, *, inputs: list[s
     if reason:
         raise OutputFolderError(reason)
     return existing
+
+
+def writer_record() -> dict:
+    """Who is writing: this host and process, and since when (a staging folder's owner)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
+
+
+def writer_ended(owner: dict) -> bool:
+    """Whether the writer of a writer_record is known to have ended: a process of this host
+    that is no longer running (another host's writer cannot be checked from here)."""
+    pid = owner.get("pid")
+    return (owner.get("host") == socket.gethostname() and isinstance(pid, int) and pid > 0
+            and not process_alive(pid))

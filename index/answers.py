@@ -148,5 +148,19 @@ def ratings_item(model, films: ItemIndex, title: str, where: str) -> int:
 
 def ratings_items(model, films: ItemIndex, titles_stars: list[tuple[str, float | None]],
                   where: str) -> dict[int, float | None]:
-    """{item: stars} of (title, stars) pairs through ratings_item."""
-    return {ratings_item(model, films, title, where): stars for title, stars in titles_stars}
+    """{item: stars} of (title, stars) pairs through ratings_item. Stars outside the ratings'
+    scale, or a film given stars twice (by one title or two: "Alien" and "Alien (film)"),
+    are a RankingError (a usage error): which of two ratings is meant cannot be guessed."""
+    from index.ranking import RankingError
+
+    items: dict[int, float | None] = {}
+    titles: dict[int, str] = {}
+    for title, stars in titles_stars:
+        if stars is not None:
+            model.check_stars(title, stars)
+        item = ratings_item(model, films, title, where)
+        if stars is not None and item in items:
+            same = "given twice" if titles[item] == title else f"the same film as {titles[item]!r}"
+            raise RankingError(f"{title!r} is {same}: rate each film once")
+        items[item], titles[item] = stars, title
+    return items

@@ -8,6 +8,7 @@ with the manifest last: an interrupted build never leaves a folder that `query` 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import shutil
 import time
@@ -31,7 +32,7 @@ from conf.manifest import (
     read_manifest,
     write_json,
 )
-from conf.outputs import OutputFolderError, check_output_folder
+from conf.outputs import OutputFolderError, check_output_folder, writer_ended, writer_record
 from conf.version import code_version
 from index import colink, ranking, rating, verified
 from index.folder import (
@@ -221,11 +222,57 @@ def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> bool:
         raise IndexFolderError(str(e)) from e
 
 
-def _publish(staging: Path, out: Path, inputs: list[Path], overwrite: bool) -> None:
+# Beside `out` while a build runs: `.NAME.building-ID` (the new index), `.NAME.old-ID` (the
+# one it replaces, for a moment) and `.NAME.building-ID.owner` (host and process). A build
+# killed (kill -9, a power cut) leaves them; the next build removes those whose process is
+# gone. A full-dump index is gigabytes.
+BUILDING, OLD, OWNER = ".building-", ".old-", ".owner"
+
+
+def _leftovers(out: Path) -> dict[str, list[Path]]:
+    """{build id: the staging and set-aside folders and owner file beside `out`}."""
+    found: dict[str, list[Path]] = {}
+    if not out.parent.is_dir():
+        return found
+    for path in out.parent.iterdir():
+        for prefix in (f".{out.name}{BUILDING}", f".{out.name}{OLD}"):
+            if path.name.startswith(prefix):
+                build = path.name[len(prefix):].removesuffix(OWNER)
+                found.setdefault(build, []).append(path)
+    return found
+
+
+def remove_dead_builds(out: Path) -> None:
+    """Remove what builds of `out` that died left beside it (their owner's process is no
+    longer running on this host), saying so; leave a running build's, and say why a leftover
+    without an owner record (an older version's) is left for its owner to remove."""
+    for build, paths in sorted(_leftovers(out).items()):
+        owner_file = out.parent / f".{out.name}{BUILDING}{build}{OWNER}"
+        try:
+            owner = json.loads(owner_file.read_text())
+        except (OSError, ValueError):
+            owner = None
+        if owner is None:
+            logger.warning("left alone: %s (no owner record: remove it if no index build "
+                           "is running)", ", ".join(str(p) for p in sorted(paths)))
+            continue
+        if not writer_ended(owner):
+            continue  # a build still running (or on another host): not ours to touch
+        for path in sorted(paths):
+            logger.warning("removing %s, left by index build process %s on %s, which ended "
+                           "before it finished", path, owner.get("pid"), owner.get("host"))
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _publish(staging: Path, out: Path, inputs: list[Path], overwrite: bool,
+             build: str) -> None:
     """Move the finished staging folder to `out` (checked again: the build took a while)."""
     old = None
     if _check_out(out, inputs, overwrite):
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        old = out.with_name(f".{out.name}{OLD}{build}")
         out.rename(old)
     staging.rename(out)
     if old is not None:
@@ -265,7 +312,11 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     inputs.append(tables)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.building-{uuid.uuid4().hex[:8]}")
+    remove_dead_builds(out)
+    build = uuid.uuid4().hex[:8]
+    staging = out.with_name(f".{out.name}{BUILDING}{build}")
+    owner = out.with_name(f".{out.name}{BUILDING}{build}{OWNER}")
+    write_json(owner, writer_record())
     staging.mkdir()
     index_id = uuid.uuid4().hex
     cfg_index = cfg["index"]
@@ -302,10 +353,12 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
             "seconds": round(time.perf_counter() - started, 3),
         }
         write_json(staging / MANIFEST, manifest)
-        _publish(staging, out, inputs, overwrite)
+        _publish(staging, out, inputs, overwrite, build)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        owner.unlink(missing_ok=True)
     # Hashed as they were written: the first query need not read them again.
     entries = [entry for kind in KINDS for entry in (
         *(sides[kind][role] for role in file_names(kind)),

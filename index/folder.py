@@ -219,23 +219,27 @@ def _open_colink(folder: Path, entry: dict | None, n: int) -> tuple[CoLink | Non
 
 
 
-def verify_index(folder: str | Path) -> list[str]:
+def verify_index(folder: str | Path) -> list[tuple[Path, dict, str | None]]:
     """Hash every file of the index folder against its manifest (whatever was verified
-    before); one line a file, or IndexFolderError naming the first that differs."""
+    before): (path, its manifest entry, None when it matches, else what is wrong), every
+    file listed, damaged or not; IndexFolderError only when the manifest itself is bad."""
     folder = Path(folder)
     manifest = read_index_manifest(folder)
-    lines = []
-    ranking_files = [e for model in ("ranking", "rating")
-                     for e in ((manifest.get(model) or {}).get("files") or {}).values()]
+    entries = []
     for kind in KINDS:
-        entries = list(side_files(manifest, kind, folder).values())
+        entries += list(side_files(manifest, kind, folder).values())
         entries += list(((manifest[kind].get("colink") or {}).get("files") or {}).values())
         entries += [manifest[kind]["map"]] if manifest[kind].get("map") else []
-        entries += ranking_files if kind == KINDS[-1] else []
-        for entry in entries:
-            path = check_file(folder, entry, force=True)
-            lines.append(f"ok {path} ({entry['bytes']} bytes, sha256 {entry['sha256'][:12]})")
-    return lines
+    for model in ("ranking", "rating"):
+        entries += list(((manifest.get(model) or {}).get("files") or {}).values())
+    report = []
+    for entry in entries:
+        try:
+            report.append((check_file(folder, entry, force=True), entry, None))
+        except IndexFolderError as e:
+            problem = str(e).removeprefix(f"{folder / entry['file']}: ").split(";")[0]
+            report.append((folder / entry["file"], entry, problem))
+    return report
 
 
 def open_ranking(folder: str | Path):

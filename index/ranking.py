@@ -51,6 +51,14 @@ class RatedItems:
     rated_items: np.ndarray
     items_table: pa.Table
     user_ids: dict[str, int]  # source id -> dense id
+    # The ratings' [lowest, highest] stars; None in an index built before it was kept.
+    scale: tuple[float, float] | None = None
+
+    def check_stars(self, title: str, stars: float) -> None:
+        """RankingError (a usage error) for stars outside the ratings' scale."""
+        if self.scale is not None and not self.scale[0] <= stars <= self.scale[1]:
+            raise RankingError(f"{title}={stars:g}: give stars from {self.scale[0]:g} to "
+                               f"{self.scale[1]:g}, the ratings' scale")
 
     def rated_by(self, user: int) -> np.ndarray:
         return self.rated_items[self.rated_indptr[user]:self.rated_indptr[user + 1]]
@@ -183,7 +191,13 @@ def open_ranking(folder: Path, entry: dict, check_file, read_arrow) -> Ranking:
         rated_items=np.load(paths["rated_items"], mmap_mode="r"),
         items_table=read_arrow(paths["items_table"]),
         user_ids={str(s): i for i, s in enumerate(users_table.column("source_id").to_pylist())},
-        min_rating=float(entry["min_rating"]))
+        min_rating=float(entry["min_rating"]), scale=scale_of(entry))
+
+
+def scale_of(entry: dict) -> tuple[float, float] | None:
+    """The ratings' scale an index's model entry gives, if it gives one."""
+    scale = entry.get("scale")
+    return (float(scale[0]), float(scale[1])) if scale else None
 
 
 def build_ranking(run_dir: Path, staging: Path, index_id: str, tables_id: str, file_entry,
@@ -209,7 +223,23 @@ def _copy_ranking(run_dir: Path, manifest: dict, staging: Path, index_id: str, t
                                RUN_FILES, file_entry, write_arrow, states, error)
     return {"files": files, "run": {"folder": str(run_dir.resolve()), "id": manifest["id"]},
             **counts, "min_rating": manifest["min_rating"], "features": manifest["features"],
-            "auc": manifest["auc"]}
+            "scale": manifest.get("scale"), "auc": manifest["auc"]}
+
+
+def check_finite(path: Path, error) -> None:
+    """`error` when an array file (.npy, or each array of an .npz) holds NaN or infinity: a
+    diverged model, whose every answer would be NaN."""
+    if path.suffix == ".npz":
+        with np.load(path) as arrays:
+            named = [(f"{path.name}[{k}]", arrays[k]) for k in arrays.files]
+    else:
+        named = [(path.name, np.load(path, mmap_mode="r"))]
+    for name, array in named:
+        bad = int(np.size(array) - np.isfinite(array).sum())
+        if bad:
+            raise error(f"{name}: {bad} values are NaN or infinite: the model diverged or was "
+                        "trained on bad ratings; train it again (`python -m spark_jobs.ratings` "
+                        "skips bad ratings since it counts them)")
 
 
 def copy_model(run_dir: Path, manifest: dict, staging: Path, index_id: str, tables_id: str,
@@ -234,6 +264,7 @@ def copy_model(run_dir: Path, manifest: dict, staging: Path, index_id: str, tabl
                     np.savez(target, **arrays)
             else:
                 np.save(target, np.load(run_dir / emb[source], mmap_mode="r"))
+            check_finite(target, error)
             files[role], states[files_to[role]] = file_entry(target)
     items = pq.read_table(run_dir / emb["item_ids"],
                           columns=["item_id", "source_id", "title", "year", "film_id",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.ranking import RankingError, RatedItems, copy_model
+from index.ranking import RankingError, RatedItems, copy_model, scale_of
 
 FILES = {"users": "rating_users.npy", "items": "rating_items.npy", "mlp": "rating_mlp.npz",
          "rated_indptr": "rating_rated_indptr.npy", "rated_items": "rating_rated_items.npy",
@@ -86,7 +86,8 @@ def open_rating(folder: Path, entry: dict, check_file, read_arrow) -> Rating:
                   users=np.load(paths["users"], mmap_mode="r"),
                   items=np.load(paths["items"], mmap_mode="r"), layers=layers,
                   mean=float(entry["mean"]), low=float(entry["low"]),
-                  high=float(entry["high"]), gmf=bool(entry["gmf"]))
+                  high=float(entry["high"]), gmf=bool(entry["gmf"]),
+                  scale=scale_of(entry) or (float(entry["low"]), float(entry["high"])))
 
 
 def build_rating(run_dir: Path, staging: Path, index_id: str, tables_id: str, file_entry,
@@ -102,6 +103,7 @@ def build_rating(run_dir: Path, staging: Path, index_id: str, tables_id: str, fi
         predict = manifest["predict"]
         return {"files": files, "run": {"folder": str(run_dir.resolve()), "id": manifest["id"]},
                 **counts, **{k: predict[k] for k in ("mean", "low", "high", "gmf")},
+                "scale": manifest.get("scale"),
                 "summary": manifest["summary"]}
     except (KeyError, TypeError) as e:
         raise error(f"{run_dir / 'manifest.json'}: missing or bad field {e} (written by "

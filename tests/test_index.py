@@ -405,6 +405,39 @@ def test_a_failed_build_leaves_nothing_behind(hand_run, tmp_path, monkeypatch, i
     assert list(tmp_path.iterdir()) == []
 
 
+# Issue 34: a build killed with kill -9 left `.index.building-*` (GBs on the full dump) that
+# no later build removed or mentioned.
+def test_a_build_removes_what_dead_builds_left_and_leaves_a_live_ones(hand_run, tmp_path,
+                                                                     caplog, icfg):
+    import socket
+
+    def leftover(build: str, owner: dict | None) -> Path:
+        staging = tmp_path / f".index.building-{build}"
+        staging.mkdir()
+        (staging / "films.ann").write_bytes(b"half")
+        if owner is not None:
+            (tmp_path / f".index.building-{build}.owner").write_text(json.dumps(owner))
+        return staging
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    dead = leftover("deadbeef", {"host": socket.gethostname(), "pid": ended.pid})
+    (tmp_path / ".index.old-deadbeef").mkdir()  # its swap was cut short too
+    live = leftover("0a11ce00", {"host": socket.gethostname(), "pid": os.getpid()})
+    older = leftover("01dc0de0", None)  # no owner record: an older version's build
+    with caplog.at_level("WARNING", logger="index.build"):
+        build_index(hand_run, tmp_path / "index", icfg)
+    assert not dead.exists() and not (tmp_path / ".index.old-deadbeef").exists()
+    assert not (tmp_path / ".index.building-deadbeef.owner").exists()
+    assert live.exists() and older.exists()
+    said = caplog.text
+    assert f"removing {dead}, left by index build process {ended.pid}" in said
+    assert f"left alone: {older}" in said and str(live) not in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".index.building-01dc0de0", ".index.building-0a11ce00",
+        ".index.building-0a11ce00.owner", "index"]
+
+
 def test_tables_of_another_id_are_refused(hand_run, tmp_path, icfg):
     other = write_tables_with_redirects(tmp_path / "tables", {})
     with pytest.raises(IndexFolderError, match="was trained on tables"):
@@ -437,8 +470,15 @@ def test_damage_anywhere_in_a_verified_file_is_caught(hand_run, tmp_path, capsys
     damage_in_place(ann, ann.stat().st_size // 2, 2**20)
     err = expect_one_line_error(capsys, out, "links.ann", "does not match", links=True)
     assert "python -m index build" in err
-    code, _, err = run_cli(capsys, "verify", "--index", str(out))
-    assert code == 2 and "links.ann: does not match" in err
+    (out / "films.npy").unlink()
+    code, listed, err = run_cli(capsys, "verify", "--index", str(out))
+    # Every file reported, not just the first damaged one (issue 34).
+    lines = listed.splitlines()
+    assert code == 2 and any(line.startswith(f"damaged {ann}: does not match")
+                             for line in lines)
+    assert f"damaged {out / 'films.npy'}: missing" in lines
+    assert sum(line.startswith("ok ") for line in lines) == len(lines) - 2 == 6
+    assert "2 of 8 files" in err and "python -m index build" in err
 
 
 def test_verify_hashes_every_file(hand_index, capsys):

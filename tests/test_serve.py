@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -248,3 +254,110 @@ def test_an_ipv6_host_is_given_as_in_a_url():
         pytest.skip(f"no IPv6 loopback on this machine: {e}")
     with listen("[::1]", 0) as sock:
         assert sock.getsockname()[0] == "::1"
+
+
+@contextmanager
+def serving(index, **kwargs):
+    """`index serve`'s server on a free local port, in a thread; its address."""
+    from index.serve import make_server
+
+    server, sock, url = make_server(index, "127.0.0.1", 0, **kwargs)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def fetch(url: str) -> tuple[int, dict, dict]:
+    """(status, headers, JSON body) of a GET, 4xx and 5xx included."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read())
+
+
+# Issue 34: with heavy requests running, light ones waited behind them (info 44 -> 216 ms
+# p50) and latency grew without bound as requests queued.
+def test_heavy_answers_queue_apart_from_light_ones_and_past_the_queue_get_503(world,
+                                                                            monkeypatch):
+    from index import answers
+    from index.serve import HeavyWork
+
+    entered, release = threading.Event(), threading.Event()
+    liked = answers.liked
+
+    def held(*args, **kwargs):
+        entered.set()
+        assert release.wait(30)
+        return liked(*args, **kwargs)
+
+    monkeypatch.setattr(answers, "liked", held)
+    heavy = HeavyWork(workers=1, max_waiting=1)
+    results = {}
+    with serving(world["index"], heavy=heavy) as url:
+        similar = f"{url}api/similar/{quote('Star Wars (film)')}?k=2"
+        threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, fetch(similar)))
+                   for n in ("running", "waiting")]
+        threads[0].start()
+        assert entered.wait(30)
+        threads[1].start()
+        deadline = time.monotonic() + 30
+        while heavy.pending < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        status, headers, body = fetch(similar)  # the worker busy, the queue full
+        assert status == 503 and headers["retry-after"] == "1" and "busy" in body["error"]
+        status, _, body = fetch(f"{url}api/info")  # light: answered while both wait
+        assert status == 200 and body["films"] == len(FILMS) and not results
+        status, _, _ = fetch(f"{url}api/film/3")
+        assert status == 200 and not results
+        release.set()
+        for thread in threads:
+            thread.join(30)
+    assert [results[n][0] for n in ("running", "waiting")] == [200, 200]
+    assert heavy.pending == 0
+
+
+# Issue 34: after `index build --overwrite` the server kept serving the deleted index (its
+# 15 memory maps held) until restarted.
+def test_a_rebuilt_index_is_served_without_a_restart_and_the_old_one_freed(world, tmp_path):
+    import gc
+
+    index = tmp_path / "index"
+    build_index(world["run"], index, load_config("test"))
+    app = create_app(index, check_every_s=0.0)
+    client = TestClient(app)
+    assert client.get("/api/info").json()["films"] == len(FILMS)
+    old = app.state.live.explorer.id
+    assert any(str(index / "films.ann") in line
+               for line in Path("/proc/self/maps").read_text().splitlines())
+    run = write_run(tmp_path / "run", unit_circle([0, 10, 20]), ["A", "B", "C"],
+                    unit_circle([0, 90]), ["X", "Y"])
+    build_index(run, index, load_config("test"), overwrite=True)
+    assert client.get("/api/info").json()["films"] == 3
+    assert app.state.live.explorer.id != old
+    assert [n["title"] for n in client.get("/api/similar/A?k=1").json()["neighbours"]] == ["B"]
+    gc.collect()
+    held = [line for line in Path("/proc/self/maps").read_text().splitlines()
+            if str(tmp_path) in line and "(deleted)" in line]
+    assert held == []
+
+
+def test_a_folder_caught_mid_swap_keeps_the_index_being_served(world, tmp_path):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(world["index"], index)
+    app = create_app(index, check_every_s=0.0)
+    client = TestClient(app)
+    (index / "manifest.json").rename(tmp_path / "aside.json")  # between the two renames
+    assert client.get("/api/info").json()["films"] == len(FILMS)
+    body = client.get(f"/api/similar/{quote('Star Wars (film)')}", params={"k": 1}).json()
+    assert body["neighbours"][0]["title"] == "The Empire Strikes Back"
