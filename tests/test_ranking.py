@@ -11,6 +11,8 @@ import pytest
 
 from bench.synthetic_run import write_run
 from conf import ConfigError, load_config
+from conf.manifest import RANKING_KIND, RANKING_SCHEMA_VERSION
+from tests.manifests import check_manifest
 from tests.synthetic_ratings import franchise_ratings, write_ratings
 from tests.synthetic_tables import write_tables
 
@@ -98,7 +100,7 @@ def franchise(tmp_path_factory):
     """Tables, a films run whose vectors know the clusters, ratings, a ranking run and an
     index with it."""
     from index.build import build_index
-    from trainer.recommend.train import run
+    from trainer.recommend.ranking_run import run
 
     root = tmp_path_factory.mktemp("franchise")
     tables = write_tables(root / "tables", n_clusters=CLUSTERS, films_per_cluster=PER_CLUSTER)
@@ -139,7 +141,7 @@ def test_the_run_folder_holds_what_a_scorer_needs(franchise):
                                            "ids+genres", "ids+genres+links+film_vector"}
     assert (run_dir / "logs" / "projector_config.pbtxt").exists()
     assert "tags" in (run_dir / "logs" / "projector_config.pbtxt").read_text()
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = check_manifest(run_dir, RANKING_KIND, RANKING_SCHEMA_VERSION)
     assert manifest["ratings"]["id"] == json.loads(
         (franchise["ratings"] / "manifest.json").read_text())["id"]
     assert manifest["films_run"]["id"] == json.loads(
@@ -223,7 +225,7 @@ def test_an_index_without_a_ranking_model_says_how_to_add_one(franchise, tmp_pat
 
 def test_the_ranking_run_refuses_foreign_folders_and_other_ratings(franchise, tmp_path):
     from trainer.ratings import RatingsError
-    from trainer.recommend.train import run
+    from trainer.recommend.ranking_run import run
     from trainer.run_folder import RunFolderError
 
     foreign = tmp_path / "mine"
@@ -327,7 +329,7 @@ def test_fold_in_points_a_new_user_at_what_they_liked():
 
 
 def test_an_interrupted_run_resumes_to_the_same_vectors(franchise, tmp_path):
-    from trainer.recommend.train import run
+    from trainer.recommend.ranking_run import run
 
     cfg = load_config("test", ["rank.epochs=15", "rank.cold_share=0.25", "rank.compare=false"])
     args = (str(franchise["ratings"]), tmp_path / "ranking", cfg)
@@ -365,3 +367,42 @@ def test_the_web_api_gives_a_users_films_as_the_cli_does(franchise, capsys):
         bad = client.get("/api/recommend", params=[("rated", r) for r in rated])
         assert bad.status_code == 400 and ("scale" in bad.json()["error"]
                                            or "rate each film once" in bad.json()["error"])
+
+
+# Issue 35: the ranking model is written twice, in Keras (the trainer) and in numpy (the
+# index); the index's scores must be the trainer's own.
+def test_the_index_scores_a_user_as_the_trained_keras_model_does(franchise, tmp_path,
+                                                                 monkeypatch):
+    import tensorflow as tf
+
+    from index.build import build_index
+    from index.folder import open_ranking
+    from index.ranking import for_user
+    from trainer.recommend import ranking_export
+    from trainer.recommend.ranking_run import run
+
+    trained = {}
+    export_run = ranking_export.export_run
+
+    def keep(trainer, *args, **kwargs):
+        trained["trainer"] = trainer
+        return export_run(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(ranking_export, "export_run", keep)
+    cfg = load_config("test", ["rank.epochs=2", "rank.compare=false"])
+    run(str(franchise["ratings"]), tmp_path / "ranking", cfg,
+        films_run=str(franchise["films_run"]))
+    build_index(franchise["films_run"], tmp_path / "index", load_config("test"),
+                ranking_run=str(tmp_path / "ranking"))
+    ranking = open_ranking(tmp_path / "index")
+    model = trained["trainer"].model
+    n_items = ranking.n_items
+    for user in (0, 7, 50):
+        answers = for_user(ranking, user, 20)
+        items = np.array([i for i, _ in answers], np.int32)
+        scores, _, _ = model({"user": tf.constant([user]), "item": tf.constant(items[None, :])})
+        np.testing.assert_allclose([s for _, s in answers], scores.numpy()[0], atol=1e-5)
+        every, _, _ = model({"user": tf.constant([user]),
+                             "item": tf.constant(np.arange(n_items, dtype=np.int32)[None, :])})
+        np.testing.assert_allclose(np.asarray(ranking.items) @ np.asarray(ranking.users[user]),
+                                   every.numpy()[0], atol=1e-5)

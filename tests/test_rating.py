@@ -1,4 +1,4 @@
-"""The rating model (trainer/recommend/rating.py): the folds, the baselines on data whose
+"""The rating model (trainer/recommend/rating_run.py): the folds, the baselines on data whose
 answer is known, and a run on ratings where each user likes one cluster of films."""
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import pytest
 
 from bench.synthetic_run import write_run
 from conf import load_config
+from conf.manifest import RATING_KIND, RATING_SCHEMA_VERSION
+from tests.manifests import check_manifest
 from tests.synthetic_ratings import franchise_ratings, write_ratings
 from tests.synthetic_tables import write_tables
 
 
 def test_folds_deal_each_users_ratings_evenly():
-    from trainer.recommend.rating import user_folds
+    from trainer.recommend.rating_run import user_folds
 
     user = np.repeat(np.arange(4), [10, 11, 25, 5])
     five = user_folds(user, 5, seed=3)
@@ -28,7 +30,7 @@ def test_folds_deal_each_users_ratings_evenly():
 
 
 def test_baseline_only_recovers_additive_biases():
-    from trainer.recommend.rating import baseline_only
+    from trainer.recommend.rating_run import baseline_only
 
     rng = np.random.default_rng(0)
     bu, bi = rng.normal(0, 0.5, 30), rng.normal(0, 0.5, 20)
@@ -43,7 +45,7 @@ def test_baseline_only_recovers_additive_biases():
 def test_a_rating_run_beats_the_mean_and_writes_its_predictions(tmp_path, capsys):
     import pyarrow.parquet as pq
 
-    from trainer.recommend.rating import run
+    from trainer.recommend.rating_run import run
 
     tables = write_tables(tmp_path / "tables")
     tables_id = json.loads((tables / "manifest.json").read_text())["id"]
@@ -58,6 +60,7 @@ def test_a_rating_run_beats_the_mean_and_writes_its_predictions(tmp_path, capsys
     ratings = write_ratings(tmp_path / "ratings", tables_id, *franchise_ratings(), n_films)
     cfg = load_config("test", ["rate.epochs=10"])
     manifest = run(str(ratings), tmp_path / "rating", cfg, films_run=str(films_run))
+    assert check_manifest(tmp_path / "rating", RATING_KIND, RATING_SCHEMA_VERSION) == manifest
     summary = manifest["summary"]
     assert set(summary) == {"most_common_rating", "global_mean", "baseline_only", "biased_mf",
                             "model"}
@@ -129,7 +132,7 @@ def test_non_finite_ratings_are_refused_by_the_trainers_and_the_index(tmp_path, 
                           [f"Film {i}" for i in range(200)], rng.standard_normal((170, 16)),
                           [f"Link {i}" for i in range(170)], tables=tables)
     good = write_ratings(tmp_path / "good", tables_id, *franchise_ratings(), 200)
-    from trainer.recommend.rating import run
+    from trainer.recommend.rating_run import run
 
     run(str(good), tmp_path / "rating", load_config("test", ["rate.epochs=1",
                                                              'rate.features=["ids"]']),
@@ -151,3 +154,74 @@ def test_json_never_holds_nan_or_infinity():
     assert json.loads(text) == {"predicted": None, "auc": [0.5, None], "n": 3,
                                 "ok": [1.5, None]}
     assert "NaN" not in text and "Infinity" not in text
+
+
+# Issue 35: the rating run had its own loop, with no checkpoint and no --resume.
+def test_an_interrupted_rating_run_resumes_to_what_an_uninterrupted_one_reaches(tmp_path):
+    from trainer.recommend.rating_run import run
+
+    tables = write_tables(tmp_path / "tables")
+    tables_id = json.loads((tables / "manifest.json").read_text())["id"]
+    ratings = write_ratings(tmp_path / "ratings", tables_id, *franchise_ratings(), 200)
+    cfg = load_config("test", ["rate.epochs=3", 'rate.features=["ids", "genres"]',
+                               "rate.mlp_branch=false"])
+    whole = run(str(ratings), tmp_path / "whole", cfg)
+    # Stopped inside the first fold's model (the biased MF before it takes 60 steps).
+    assert run(str(ratings), tmp_path / "cut", cfg, stop_after_steps=90) is None
+    assert not (tmp_path / "cut" / "manifest.json").exists()
+    checkpoints = tmp_path / "cut" / "checkpoints"
+    finished = (checkpoints / "fold1-biased_mf" / "state.json").read_text()
+    first_epoch = json.loads((checkpoints / "fold1-model" / "state.json").read_text())
+    assert first_epoch["epoch"] == 1
+    resumed = run(str(ratings), tmp_path / "cut", cfg, resume=True)
+    # Resumed, not started again: the finished model untouched, the cut one went on from its
+    # first epoch (its history kept).
+    assert (checkpoints / "fold1-biased_mf" / "state.json").read_text() == finished
+    history = json.loads((checkpoints / "fold1-model" / "state.json").read_text())["history"]
+    assert len(history) == 3 and history[0] == first_epoch["history"][0]
+    # Equal to float rounding: two uninterrupted runs in one process differ by ~1e-7 here
+    # (the same batches, a different rounding in a CPU kernel; docs/training.md).
+    for method, values in whole["summary"].items():
+        for measure in ("rmse", "mae"):
+            assert resumed["summary"][method][measure]["mean"] == pytest.approx(
+                values[measure]["mean"], abs=1e-4), (method, measure)
+    for name in ("users.npy", "items.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / "cut" / "embeddings" / name),
+                                   np.load(tmp_path / "whole" / "embeddings" / name),
+                                   atol=1e-4, err_msg=name)
+
+
+# Issue 35: the rating model is written twice, in Keras and in numpy (index/rating.py); the
+# index's predicted stars must be the trained model's own, MLP branch included.
+def test_the_index_predicts_the_stars_the_trained_keras_model_predicts(tmp_path, monkeypatch):
+    from index.build import build_index
+    from index.folder import open_rating
+    from trainer.recommend import rating_run
+
+    tables = write_tables(tmp_path / "tables")
+    tables_id = json.loads((tables / "manifest.json").read_text())["id"]
+    rng = np.random.default_rng(1)
+    films_run = write_run(tmp_path / "run", rng.standard_normal((200, 16)),
+                          [f"Film {i}" for i in range(200)], rng.standard_normal((170, 16)),
+                          [f"Link {i}" for i in range(170)], tables=tables)
+    ratings = write_ratings(tmp_path / "ratings", tables_id, *franchise_ratings(), 200)
+    final = {}
+    export_model = rating_run.export_model
+
+    def keep(run, model):
+        final["model"] = model
+        return export_model(run, model)
+
+    monkeypatch.setattr(rating_run, "export_model", keep)
+    cfg = load_config("test", ["rate.epochs=2"])  # test.toml: with an MLP branch
+    assert cfg["rate"]["mlp_branch"]
+    rating_run.run(str(ratings), tmp_path / "rating", cfg, films_run=str(films_run))
+    build_index(films_run, tmp_path / "index", load_config("test"),
+                rating_run=str(tmp_path / "rating"))
+    rating = open_rating(tmp_path / "index")
+    items = np.arange(200, dtype=np.int32)
+    for user in (0, 13, 95):
+        keras = final["model"].predict_pairs(np.full(200, user, np.int32), items,
+                                             rating.low, rating.high)
+        np.testing.assert_allclose(rating.predict(rating.users[user], list(items)), keras,
+                                   atol=1e-5)

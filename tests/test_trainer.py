@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
+from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION
+from tests.manifests import check_manifest
 from tests.synthetic_tables import write_tables
 
 tf = pytest.importorskip("tensorflow")
@@ -91,7 +93,7 @@ def test_pointwise_batches_have_the_documented_layout(tables_dir):
                            negatives_per_positive=5, policy="reject", reject_rounds=3, seed=1,
                            epoch=0)
     spec = ds.element_spec
-    assert spec["film"].shape.as_list() == [128] and spec["film"].dtype == tf.int32
+    assert spec["query"].shape.as_list() == [128] and spec["query"].dtype == tf.int32
     assert spec["item"].shape.as_list() == [128, 6] and spec["item"].dtype == tf.int32
     assert spec["label"].shape.as_list() == [128, 6] and spec["weight"].dtype == tf.float32
     batches = list(ds)
@@ -100,7 +102,7 @@ def test_pointwise_batches_have_the_documented_layout(tables_dir):
     assert first["label"].numpy()[:, 0].tolist() == [1.0] * 128
     assert first["label"].numpy()[:, 1:].sum() == 0
     known = {tuple(p) for p in t.film_links.tolist()}
-    drawn = zip(first["film"].numpy(), first["item"].numpy()[:, 0], strict=True)
+    drawn = zip(first["query"].numpy(), first["item"].numpy()[:, 0], strict=True)
     assert all((f, i) in known for f, i in drawn)
 
 
@@ -109,7 +111,7 @@ def test_an_epoch_visits_every_positive_once(tables_dir):
     ds = pointwise_dataset(t.film_links, _sampler(t.film_links, t.n_links), batch_size=500,
                            negatives_per_positive=1, policy="mask", reject_rounds=1, seed=4,
                            epoch=2)
-    seen = np.concatenate([np.stack([b["film"].numpy(), b["item"].numpy()[:, 0]], 1) for b in ds])
+    seen = np.concatenate([np.stack([b["query"].numpy(), b["item"].numpy()[:, 0]], 1) for b in ds])
     assert len(seen) == 2000
     assert len({tuple(r) for r in seen.tolist()}) == 2000
 
@@ -140,7 +142,7 @@ def test_rejected_negatives_are_never_known_positives(tables_dir):
         for b in pointwise_dataset(t.film_links, sampler, batch_size=500,
                                    negatives_per_positive=8, policy=policy, reject_rounds=4,
                                    seed=5, epoch=0):
-            films, items, weights = b["film"].numpy(), b["item"].numpy(), b["weight"].numpy()
+            films, items, weights = b["query"].numpy(), b["item"].numpy(), b["weight"].numpy()
             for r in range(len(films)):
                 for c in range(1, items.shape[1]):
                     hit = (films[r], items[r, c]) in known
@@ -365,7 +367,7 @@ def test_cli_mirrored_over_two_cpus_then_evaluate(tables_dir, tmp_path):
          "--config", "test", "-p", "train.strategy=mirrored", "-p", "train.cpu_devices=2", "-q"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert train.returncode == 0, train.stderr[-2000:]
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = check_manifest(out, RUN_KIND, RUN_SCHEMA_VERSION)
     assert manifest["config"]["train"]["strategy"] == "mirrored"
     assert manifest["metrics"]["auc"] > 0.8
     evaluate = subprocess.run(

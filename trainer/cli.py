@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         "python -m trainer rate --ratings data/ratings --films-run data/run --out data/rating "
         "-p rate.folds=5")
     _ratings_run_arguments(rate, "rating")
+    rate.add_argument("--resume", action="store_true",
+                      help="continue the run in --out from its latest checkpoints")
     cli.add_config_arguments(rate)
     cli.add_logging_arguments(rate)
     evaluate = cli.subcommand(
@@ -130,18 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     cli.setup_logging(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from conf.manifest import RATING_KIND, RUN_KIND
-    from trainer.quality import TruthError
-    from trainer.ratings import RatingsError
     from trainer.recommend.inputs import check_inputs
-    from trainer.run_folder import RunFolderError, check_run_dir
-    from trainer.tables import TablesError
+    from trainer.run_folder import check_run_dir
 
     try:
         if args.command == "train":
             from trainer.tables import read_tables_manifest
 
-            # A missing or unfinished tables folder fails before TensorFlow's import (3-4 s,
-            # and on CPUs where oneDNN's custom operations are on, log lines on stderr that
+            # A missing or unfinished tables folder, or an --out that must not be written,
+            # fails before TensorFlow's import (seconds, docs/stack.md; and on CPUs where
+            # oneDNN's custom operations are on, log lines on stderr that
             # TF_CPP_MIN_LOG_LEVEL does not silence).
             cfg = cli.load(args)
             tables_id = read_tables_manifest(args.tables)["id"]
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = cli.load(args)
             check_inputs(args.ratings, args.films_run, args.out, cfg["rank"]["features"],
                          "rank", resume=args.resume, overwrite=args.overwrite)
-            from trainer.recommend.train import run as rank
+            from trainer.recommend.ranking_run import run as rank
 
             manifest = rank(args.ratings, args.out, cfg, films_run=args.films_run,
                             resume=args.resume, overwrite=args.overwrite)
@@ -172,15 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "rate":
             cfg = cli.load(args)
             check_inputs(args.ratings, args.films_run, args.out, cfg["rate"]["features"],
-                         "rate", resume=False, overwrite=args.overwrite, kind=RATING_KIND)
-            from trainer.recommend.rating import run as rate
+                         "rate", resume=args.resume, overwrite=args.overwrite, kind=RATING_KIND)
+            from trainer.recommend.rating_run import run as rate
 
             manifest = rate(args.ratings, args.out, cfg, films_run=args.films_run,
-                            overwrite=args.overwrite)
+                            resume=args.resume, overwrite=args.overwrite)
             print(dumps({"run": args.out, "summary": manifest["summary"]}, indent=2))
         else:
             print(dumps(_evaluate(args), indent=2))
-    except (ConfigError, TablesError, RunFolderError, TruthError, RatingsError, OSError) as e:
-        print(f"trainer: error: {e}", file=sys.stderr)
-        return 2
+    except cli.KNOWN_ERRORS as e:
+        return cli.fail("trainer", e)
     return 0

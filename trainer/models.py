@@ -76,8 +76,8 @@ class FilmEmbeddingModel(keras.Model):
         return _normalize(self.link_table(links))
 
     def call(self, inputs):
-        """{"film": [B], "item": [B, n]} -> cosine [B, n]."""
-        films = self.film_vectors(inputs["film"])[:, None, :]
+        """{"query": [B] films, "item": [B, n] links} -> cosine [B, n]."""
+        films = self.film_vectors(inputs["query"])[:, None, :]
         return tf.reduce_sum(films * self.link_vectors(inputs["item"]), axis=-1)
 
     def get_config(self) -> dict:

@@ -6,8 +6,9 @@ seeded with (seed, epoch, step). So a run is reproducible, batches can be built 
 and `--resume` rebuilds exactly the batches an interrupted run would have seen next.
 No Python runs per example or per batch.
 
-Batch layout, B positives and k negatives each:
-    film    int32 [B]          the film of each positive
+Batch layout, B positives and k negatives each (the query is a film for the film and link
+vectors, a user for the ranking model):
+    query   int32 [B]          the query of each positive
     item    int32 [B, 1 + k]   column 0 the positive link, then k negative links
     label   float32 [B, 1 + k] 1 for the positive, 0 for negatives
     weight  float32 [B, 1 + k] 0 for masked accidental positives, else 1
@@ -106,6 +107,40 @@ def steps_per_epoch(n_positives: int, batch_size: int) -> int:
     return max(1, -(-n_positives // batch_size))
 
 
+def shuffled_rows(n: int, batch_size: int, seed: int, epoch: int,
+                  first_step: int = 0) -> tf.data.Dataset:
+    """(step, rows [B]) for one epoch from `first_step` on: a stateless shuffle of 0..n-1 cut
+    into batches of exactly B (the last wraps around to the start of the permutation: static
+    shapes for XLA)."""
+    batch_size = min(batch_size, n)
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(n, dtype=tf.int32), seed=_epoch_seed(seed, epoch, _POSITIVES))
+
+    def batch(step):
+        return step, tf.gather(order, (tf.cast(step, tf.int32) * batch_size
+                                       + tf.range(batch_size, dtype=tf.int32)) % n)
+
+    steps = tf.data.Dataset.range(first_step, steps_per_epoch(n, batch_size))
+    return steps.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def rating_batches(user: np.ndarray, item: np.ndarray, rating: np.ndarray, *, batch_size: int,
+                   seed: int, epoch: int, first_step: int = 0) -> tf.data.Dataset:
+    """{"query": users [B], "item": items [B], "rating": [B]}: every rating once an epoch, in
+    a stateless shuffle (so a resumed fit sees the batches an uninterrupted one would)."""
+    users = tf.constant(user, tf.int32)
+    items = tf.constant(item, tf.int32)
+    ratings = tf.constant(rating, tf.float32)
+
+    def gather(step, rows):
+        return {"query": tf.gather(users, rows), "item": tf.gather(items, rows),
+                "rating": tf.gather(ratings, rows)}
+
+    return (shuffled_rows(len(user), batch_size, seed, epoch, first_step)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: int,
                      counts: np.ndarray | None = None, first_step: int = 0) -> tf.data.Dataset:
     """(step, films [B], items [B]) for one epoch, starting at `first_step`.
@@ -116,28 +151,26 @@ def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: i
     """
     n = len(positives)
     batch_size = min(batch_size, n)
-    steps = steps_per_epoch(n, batch_size)
     films_t = tf.constant(positives[:, 0], tf.int32)
     items_t = tf.constant(positives[:, 1], tf.int32)
-    if counts is None:
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int32), seed=_epoch_seed(seed, epoch, _POSITIVES))
 
-        def batch(step):
-            rows = tf.gather(order, (tf.cast(step, tf.int32) * batch_size
-                                     + tf.range(batch_size, dtype=tf.int32)) % n)
-            return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
+    def gather(step, rows):
+        return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
+
+    if counts is None:
+        rows = shuffled_rows(n, batch_size, seed, epoch, first_step)
     else:
         cdf = tf.constant(np.cumsum(counts, dtype=np.float64) / counts.sum(), tf.float64)
 
-        def batch(step):
+        def drawn(step):
             u = tf.random.stateless_uniform(
                 [batch_size], _step_seed(seed, epoch, _POSITIVES, step), dtype=tf.float64)
-            rows = tf.minimum(tf.cast(tf.searchsorted(cdf, u, side="right"), tf.int32), n - 1)
-            return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
+            return step, tf.minimum(tf.cast(tf.searchsorted(cdf, u, side="right"), tf.int32),
+                                    n - 1)
 
-    steps_ds = tf.data.Dataset.range(first_step, steps)
-    return steps_ds.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        rows = tf.data.Dataset.range(first_step, steps_per_epoch(n, batch_size)).map(
+            drawn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return rows.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size: int,
@@ -152,7 +185,7 @@ def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size
                                                policy, reject_rounds)
         b = tf.shape(films)[0]
         return {
-            "film": films,
+            "query": films,
             "item": tf.concat([items[:, None], negatives], axis=1),
             "label": tf.concat([tf.ones([b, 1]), tf.zeros([b, k])], axis=1),
             "weight": tf.concat([tf.ones([b, 1]), weights], axis=1),

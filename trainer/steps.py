@@ -29,7 +29,7 @@ def make_train_step(model: FilmEmbeddingModel, optimizer, loss_fn: Callable[[dic
             # in word2vec, whatever the batch size. With the mean, every row's gradient
             # shrinks as 1/B and large batches barely move the table. Replicas' gradients
             # are summed, so the global step is the sum over the global batch.
-            scaled = loss * tf.cast(tf.shape(batch["film"])[0], loss.dtype)
+            scaled = loss * tf.cast(tf.shape(batch["query"])[0], loss.dtype)
         variables = model.trainable_variables
         gradients = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))

@@ -2,8 +2,9 @@
 
     run(tables_dir, run_dir, cfg, resume=False, pairs=None, ratings=None) -> manifest dict
 
-Checkpoints (model, optimizer, position) are written at each epoch end and every
-`train.checkpoint_every_steps` steps. Batches are pure functions of (seed, epoch, step)
+The epochs, checkpoints (at each epoch end and every `train.checkpoint_every_steps` steps),
+early stop on the held-out AUC, progress and TensorBoard scalars are trainer/loop.py's, as
+for every model of the trainer. Batches are pure functions of (seed, epoch, step)
 (trainer/pipeline.py), so `resume=True` restores the latest checkpoint and continues with
 exactly the batches the interrupted run would have seen, reaching the same result.
 """
@@ -23,10 +24,10 @@ from conf import ConfigError
 from conf.manifest import MANIFEST, RUN_KIND
 from trainer import run_folder
 from trainer.evaluate import evaluate_vectors, film_vectors_from_links, held_out_for
+from trainer.loop import EpochLoop, LoopSettings
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
-from trainer.run_folder import TrainingState
 from trainer.steps import make_train_step, pointwise_loss
 from trainer.tables import Tables, heldout_mask, load_tables
 
@@ -81,7 +82,10 @@ def build_model(data: Data, cfg) -> FilmEmbeddingModel:
 
 
 class Trainer:
-    """Owns the model, optimizer, datasets and checkpoints of one run folder."""
+    """Film and link vectors on one tables folder: the loop's Task (trainer/loop.py) and the
+    run folder's model, optimizer and checkpoints."""
+
+    name = "films"
 
     def __init__(self, data: Data, cfg, run_dir: Path, strategy: tf.distribute.Strategy) -> None:
         self.data, self.cfg, self.run_dir, self.strategy = data, cfg, run_dir, strategy
@@ -96,20 +100,21 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch(len(data.train), t["batch_size"])
         self.batch_positives = min(t["batch_size"], len(data.train))
         jit = t["jit_compile"] and strategy.num_replicas_in_sync == 1
-        self.train_step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy,
-                                          jit)
+        self._step = make_train_step(self.model, self.optimizer, self._loss_fn(), strategy,
+                                     jit)
         self.held = held_out_for(data.train, data.heldout, data.tables.n_links, cfg)
-        ckpt_dir = run_dir / "checkpoints"
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, ckpt_dir, max_to_keep=2)
-        self.state = TrainingState(ckpt_dir)
-        self.writer = None  # made when training starts: a refused resume leaves logs/ alone
+        self.checkpoint = {"model": self.model, "optimizer": self.optimizer}
+        self.loop = EpochLoop(self, LoopSettings.of(t, "auc"), checkpoints=run_dir / "checkpoints",
+                              logs=run_dir / "logs" / "train", upstream="tables")
+
+    @property
+    def state(self):
+        return self.loop.state
 
     def _loss_fn(self):
         return lambda batch: pointwise_loss(self.model, batch, self.t["logit_scale"])
 
-    def epoch_dataset(self, epoch: int, first_step: int) -> tf.data.Dataset:
+    def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
         t = self.t
         ds = pointwise_dataset(
             self.data.train, self.sampler, batch_size=t["batch_size"],
@@ -118,6 +123,9 @@ class Trainer:
             seed=t["seed"], epoch=epoch, counts=self.data.positive_counts,
             first_step=first_step)
         return self.strategy.experimental_distribute_dataset(ds)
+
+    def train_step(self, batch):
+        return self._step(batch)["loss"]
 
     @property
     def examples_per_step(self) -> int:
@@ -148,80 +156,11 @@ class Trainer:
     def resume(self) -> None:
         """Restore the latest checkpoint; RunFolderError when it does not fit this model (other
         tables, dimension or model), before anything in the run folder has changed."""
-        run_folder.restore_latest(self.checkpoint, self.manager, self.state, self.run_dir,
-                                  "tables")
-        logger.info("resumed from %s: epoch %d, step %d", self.manager.latest_checkpoint,
-                    self.state.epoch + 1, self.state.step)
-
-    def _save(self) -> None:
-        self.manager.save(checkpoint_number=self.state.global_step)
-        self.state.save()
-
-    def _should_stop(self) -> bool:
-        patience = self.t["early_stop_patience"]
-        history = self.state.history
-        if not patience or len(history) <= patience:
-            return False
-        best_before = max(h["auc"] for h in history[:-patience])
-        recent = max(h["auc"] for h in history[-patience:])
-        return recent < best_before + self.t["early_stop_min_delta"]
+        self.loop.resume()
 
     def fit(self, stop_after_steps: int | None = None) -> list[dict]:
-        """Train to the configured epochs (or early stop); returns the per-epoch history.
-
-        `stop_after_steps` ends the run early after that many global steps (for tests and
-        benchmarks that interrupt a run), leaving only what the checkpoints hold.
-        """
-        t, state = self.t, self.state
-        if self.writer is None:
-            self.writer = tf.summary.create_file_writer(str(self.run_dir / "logs" / "train"))
-        interval = t["progress_interval_s"]
-        total_steps = t["epochs"] * self.steps_per_epoch
-        while state.epoch < t["epochs"] and not (state.history and self._should_stop()):
-            started = last_log = time.perf_counter()
-            steps_done, losses = 0, []
-            for batch in self.epoch_dataset(state.epoch, state.step):
-                loss = self.train_step(batch)["loss"]
-                losses.append(loss)
-                state.step += 1
-                state.global_step += 1
-                steps_done += 1
-                every = t["checkpoint_every_steps"]
-                if every and state.global_step % every == 0:
-                    self._save()
-                if interval and time.perf_counter() - last_log >= interval:
-                    last_log = time.perf_counter()
-                    rate = steps_done * self.examples_per_step / (last_log - started)
-                    left = (total_steps - state.global_step) * self.examples_per_step / rate
-                    logger.info("epoch %d/%d step %d/%d loss %.4f  %.0f examples/s  ETA %.0f s",
-                                state.epoch + 1, t["epochs"], state.step, self.steps_per_epoch,
-                                float(loss), rate, left)
-                if stop_after_steps is not None and state.global_step >= stop_after_steps:
-                    return state.history
-            seconds = time.perf_counter() - started
-            metrics = self.evaluate()
-            metrics.update(epoch=state.epoch + 1,
-                           loss=float(np.mean([float(x) for x in losses])) if losses else None,
-                           seconds=seconds,
-                           examples_per_s=steps_done * self.examples_per_step / max(seconds, 1e-9))
-            state.history.append(metrics)
-            state.epoch += 1
-            state.step = 0
-            self._save()
-            with self.writer.as_default(step=state.epoch):
-                for name, value in metrics.items():
-                    if name != "epoch" and value is not None:
-                        tf.summary.scalar(name, value)
-            logger.info("epoch %d: loss %.4f  AUC %.4f  recall@%d %.3f  MRR %.3f  %.0f examples/s",
-                        state.epoch, metrics["loss"] or 0.0, metrics["auc"],
-                        self.cfg["eval"]["recall_at"][0],
-                        metrics[f"recall@{self.cfg['eval']['recall_at'][0]}"], metrics["mrr"],
-                        metrics["examples_per_s"])
-        if state.history and self._should_stop() and state.epoch < t["epochs"]:
-            logger.info("early stop after epoch %d: held-out AUC has not improved by %.4f in %d "
-                        "epochs", state.epoch, t["early_stop_min_delta"], t["early_stop_patience"])
-        self.writer.flush()
-        return state.history
+        """Train to the configured epochs (or early stop); the per-epoch history."""
+        return self.loop.fit(stop_after_steps)
 
 
 def prepare_run_dir(run_dir: Path, tables: Tables, resume: bool, overwrite: bool) -> None:
@@ -260,8 +199,7 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
                 trainer.steps_per_epoch, trainer.examples_per_step, len(data.heldout),
                 strategy.num_replicas_in_sync)
     history = trainer.fit(stop_after_steps)
-    if stop_after_steps is not None and trainer.state.global_step >= stop_after_steps \
-            and trainer.state.epoch < cfg["train"]["epochs"]:
+    if not trainer.loop.finished:
         return None
     return export.export_run(trainer, history, cfg, pairs=pairs, ratings=rated,
                              seconds=time.perf_counter() - started)

@@ -17,7 +17,8 @@ import numpy as np
 
 from conf import ConfigError
 from conf.manifest import RANKING_KIND
-from trainer.ratings import Ratings, RatingsError, load_ratings, read_ratings_manifest
+from trainer.ratings import Catalogue, Ratings, RatingsError, load_ratings, read_ratings_manifest
+from trainer.recommend.features import Features, item_features
 from trainer.run_folder import RunFolderError, check_run_dir, prepare_run_dir, read_run_manifest
 
 # What needs a films run among the items' features (rank.features, rate.features).
@@ -116,3 +117,15 @@ def start_run_folder(run_dir: str | Path, ratings: Ratings, films_run: str | Non
                     source=ratings.folder, source_id=ratings.manifest["id"],
                     inputs=_inputs(ratings.folder, films_run), resume=resume,
                     overwrite=overwrite)
+
+
+def catalogue_features(use: list[str], catalogue: Catalogue, trained_items: np.ndarray,
+                       films: FilmsRun | None, link_min_items: int) -> Features:
+    """The features `use` of every item of the catalogue (features.item_features): its id
+    where `trained_items`, genres, and its film's links and vector from `films`."""
+    return item_features(use, n_items=catalogue.n_items, trained_items=trained_items,
+                         item_genres=catalogue.item_genres, item_film=catalogue.item_film,
+                         film_links=films.film_links if films else None,
+                         link_titles=films.link_titles if films else None,
+                         film_vectors=films.vectors if films else None,
+                         link_min_items=link_min_items)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.recommend.features import Features
-from trainer.recommend.model import FeatureBag
+from trainer.recommend.ranking_model import FeatureBag
 
 
 class RatingModel(keras.Model):

@@ -2,10 +2,10 @@
 
     run(ratings_dir, run_dir, cfg, films_run=None, resume=False, overwrite=False) -> manifest
 
-The model of `rank.features` is trained with checkpoints at each epoch end, early stopping on
-the validation ratings, TensorBoard scalars, and `--resume` (batches are pure functions of
-(seed, epoch, step): trainer/pipeline.py). With `rank.compare`, models with fewer features
-(ids only; ids + genres) are trained on the same split and reported beside it.
+The model of `rank.features` is fitted by trainer/loop.py (checkpoints at each epoch end,
+early stopping on the validation AUC, TensorBoard scalars, `--resume`: batches are pure
+functions of (seed, epoch, step), trainer/pipeline.py). With `rank.compare`, models with
+fewer features (ids only; ids + genres) are trained on the same split and reported beside it.
 """
 
 from __future__ import annotations
@@ -19,15 +19,21 @@ import numpy as np
 import tensorflow as tf
 
 from conf.manifest import MANIFEST
+from trainer.loop import EpochLoop, LoopSettings
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
 from trainer.ratings import Catalogue, Ratings, load_catalogue
-from trainer.recommend.features import Features, item_features, user_features
-from trainer.recommend.inputs import FilmsRun, check_trainable, open_inputs, start_run_folder
+from trainer.recommend.features import Features, user_features
+from trainer.recommend.inputs import (
+    FilmsRun,
+    catalogue_features,
+    check_trainable,
+    open_inputs,
+    start_run_folder,
+)
 from trainer.recommend.metrics import AucTask, VectorScorer, mean_auc
-from trainer.recommend.model import RankingModel, pairwise_loss
+from trainer.recommend.ranking_model import RankingModel, pairwise_loss
 from trainer.recommend.split import Split, make_split
-from trainer.run_folder import TrainingState, restore_latest
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +88,8 @@ def prepare_data(ratings: Ratings, films: FilmsRun | None, cfg) -> RankingData:
 
 
 def features_for(data: RankingData, use: list[str], cfg) -> Features:
-    f = data.films
-    return item_features(use, n_items=data.catalogue.n_items, trained_items=data.trained_items,
-                         item_genres=data.catalogue.item_genres,
-                         item_film=data.catalogue.item_film,
-                         film_links=f.film_links if f else None,
-                         link_titles=f.link_titles if f else None,
-                         film_vectors=f.vectors if f else None,
-                         link_min_items=cfg["rank"]["link_min_items"])
+    return catalogue_features(use, data.catalogue, data.trained_items, data.films,
+                              cfg["rank"]["link_min_items"])
 
 
 def users_for(data: RankingData, use: list[str]) -> Features:
@@ -100,8 +100,10 @@ def users_for(data: RankingData, use: list[str]) -> Features:
 
 
 class RankingTrainer:
-    """One model's training: its features, optimizer, batches and (with a run folder)
-    checkpoints and TensorBoard scalars."""
+    """One ranking model: its features, optimizer and batches, the loop's Task
+    (trainer/loop.py); with a run folder, its checkpoints and TensorBoard scalars."""
+
+    rate_name = "positives_per_s"
 
     def __init__(self, data: RankingData, features: Features, cfg,
                  run_dir: Path | None = None, name: str = "model") -> None:
@@ -119,16 +121,17 @@ class RankingTrainer:
             data.positives, data.trained_items * np.power(np.maximum(counts, 1.0),
                                                           r["negative_power"]))
         self.steps_per_epoch = steps_per_epoch(len(data.positives), r["batch_size"])
-        self.step_fn = self._make_step()
-        self.state = TrainingState(run_dir / "checkpoints") if run_dir else None
-        self.run_dir = run_dir
-        if run_dir:
-            (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
-            self.manager = tf.train.CheckpointManager(self.checkpoint, run_dir / "checkpoints",
-                                                      max_to_keep=2)
-        else:
-            self.state = TrainingState(Path("."))  # in memory only: never saved
+        self.examples_per_step = min(r["batch_size"], len(data.positives))
+        self.train_step = self._make_step()
+        self.checkpoint = {"model": self.model, "optimizer": self.optimizer}
+        self.loop = EpochLoop(self, LoopSettings.of(r, "validation_auc"),
+                              checkpoints=run_dir / "checkpoints" if run_dir else None,
+                              logs=run_dir / "logs" / "train" if run_dir else None,
+                              upstream="ratings")
+
+    @property
+    def state(self):
+        return self.loop.state
 
     def _make_step(self):
         model, optimizer, r = self.model, self.optimizer, self.r
@@ -136,7 +139,7 @@ class RankingTrainer:
         @tf.function
         def step(batch):
             with tf.GradientTape() as tape:
-                scores, users, items = model({"user": batch["film"], "item": batch["item"]})
+                scores, users, items = model({"user": batch["query"], "item": batch["item"]})
                 loss = tf.reduce_mean(pairwise_loss(scores, batch["weight"], r["loss"]))
                 reg = r["l2"] * (tf.reduce_mean(tf.reduce_sum(users * users, -1))
                                  + tf.reduce_mean(tf.reduce_sum(items * items, -1)))
@@ -149,7 +152,7 @@ class RankingTrainer:
             return loss
         return step
 
-    def dataset(self, epoch: int, first_step: int) -> tf.data.Dataset:
+    def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
         r = self.r
         return pointwise_dataset(self.data.positives, self.sampler, batch_size=r["batch_size"],
                                  negatives_per_positive=r["negatives_per_positive"],
@@ -163,51 +166,16 @@ class RankingTrainer:
     def auc(self, task: AucTask) -> float:
         return mean_auc(VectorScorer(*self.vectors()), task)
 
+    def evaluate(self) -> dict[str, float]:
+        return {"validation_auc": self.auc(self.data.validation)}
+
     def resume(self) -> None:
         """Restore the latest checkpoint; RunFolderError when it does not fit this model."""
-        restore_latest(self.checkpoint, self.manager, self.state, self.run_dir, "ratings")
-
-    def _should_stop(self) -> bool:
-        patience, history = self.r["early_stop_patience"], self.state.history
-        if not patience or len(history) <= patience:
-            return False
-        best_before = max(h["validation_auc"] for h in history[:-patience])
-        recent = max(h["validation_auc"] for h in history[-patience:])
-        return recent < best_before + self.r["early_stop_min_delta"]
+        self.loop.resume()
 
     def fit(self, stop_after_steps: int | None = None) -> list[dict]:
         """Train to rank.epochs or early stop; the per-epoch history (loss, validation AUC)."""
-        r, state = self.r, self.state
-        writer = (tf.summary.create_file_writer(str(self.run_dir / "logs" / "train"))
-                  if self.run_dir else None)
-        while state.epoch < r["epochs"] and not (state.history and self._should_stop()):
-            started = time.perf_counter()
-            losses = []
-            for batch in self.dataset(state.epoch, state.step):
-                losses.append(float(self.step_fn(batch)))
-                state.step += 1
-                state.global_step += 1
-                if stop_after_steps is not None and state.global_step >= stop_after_steps:
-                    return state.history
-            seconds = time.perf_counter() - started
-            metrics = {"epoch": state.epoch + 1, "loss": float(np.mean(losses)),
-                       "validation_auc": self.auc(self.data.validation), "seconds": seconds,
-                       "positives_per_s": len(losses) * min(r["batch_size"],
-                                                            len(self.data.positives))
-                       / max(seconds, 1e-9)}
-            state.history.append(metrics)
-            state.epoch, state.step = state.epoch + 1, 0
-            if self.run_dir:
-                self.manager.save(checkpoint_number=state.global_step)
-                state.save()
-                with writer.as_default(step=state.epoch):
-                    for key in ("loss", "validation_auc", "positives_per_s"):
-                        tf.summary.scalar(key, metrics[key])
-            logger.info("%s epoch %d: loss %.4f  validation AUC %.4f  %.1f s", self.name,
-                        state.epoch, metrics["loss"], metrics["validation_auc"], seconds)
-        if writer:
-            writer.flush()
-        return state.history
+        return self.loop.fit(stop_after_steps)
 
 
 def comparison_feature_sets(use: list[str]) -> dict[str, list[str]]:
@@ -220,7 +188,7 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
         resume: bool = False, overwrite: bool = False,
         stop_after_steps: int | None = None) -> dict | None:
     """Train, compare, export; returns the manifest (None when stopped by stop_after_steps)."""
-    from trainer.recommend import export
+    from trainer.recommend import ranking_export as export
 
     run_dir = Path(run_dir)
     started = time.perf_counter()
@@ -240,8 +208,7 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
                 data.catalogue.n_users, data.catalogue.n_items, len(data.split.cold_items),
                 len(data.positives), trainer.steps_per_epoch)
     trainer.fit(stop_after_steps)
-    if stop_after_steps is not None and trainer.state.global_step >= stop_after_steps \
-            and trainer.state.epoch < r["epochs"]:
+    if not trainer.loop.finished:
         return None
     compared = {}
     if r["compare"]:

@@ -21,17 +21,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conf.manifest import RANKING_KIND, RANKING_SCHEMA_VERSION, write_json
-from conf.version import code_version
+from conf.manifest import RANKING_KIND, RANKING_SCHEMA_VERSION, build_manifest, write_json
 from trainer.ratings import rating_scale
 from trainer.recommend.features import item_link_matrix
 from trainer.recommend.metrics import (
@@ -204,39 +201,32 @@ def export_run(trainer, compared: dict, data, cfg, run_dir: Path, *, seconds: fl
     write_projector(run_dir / "logs", users, items, data, trainer,
                     cfg["export"]["projector_max_points"])
     films = data.films
-    manifest = {
-        "kind": RANKING_KIND,
-        "schema_version": RANKING_SCHEMA_VERSION,
-        "id": uuid.uuid4().hex,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "ratings": {"folder": str(Path(data.ratings.folder).resolve()),
-                    "id": data.ratings.manifest["id"],
-                    "films_tables": data.ratings.manifest.get("films_tables")},
-        "films_run": ({"folder": str(Path(films.folder).resolve()), "id": films.manifest["id"],
-                       "tables": films.manifest["tables"]} if films else None),
-        "model": "bpr" if r["loss"] == "bpr" else r["loss"],
-        "features": list(r["features"]),
-        "dim": int(items.shape[1]),
-        "score": "users[u] . items[i] (the items' last column is their bias, the users' is 1)",
-        "embeddings": {"users": "embeddings/users.npy", "items": "embeddings/items.npy",
-                       "user_ids": "embeddings/users.parquet",
-                       "item_ids": "embeddings/items.parquet",
-                       "rated_indptr": "embeddings/rated_indptr.npy",
-                       "rated_items": "embeddings/rated_items.npy",
-                       **({"history": "embeddings/history.npy"} if history is not None
-                          else {})},
-        "min_rating": r["min_rating"],
-        "scale": rating_scale(data.ratings),
-        "split": {name: f"split/{name}.parquet"
-                  for name in ("train", "validation", "test", "cold_items")},
-        "counts": counts,
-        "auc": auc,
-        "epochs": len(trainer.state.history),
-        "config": cfg.to_dict(),
-        "config_sources": cfg.sources,
-        "code_version": code_version(),
-        "seconds": seconds,
-    }
+    manifest = build_manifest(
+        RANKING_KIND, RANKING_SCHEMA_VERSION, cfg,
+        ratings={"folder": str(Path(data.ratings.folder).resolve()),
+                 "id": data.ratings.manifest["id"],
+                 "films_tables": data.ratings.manifest.get("films_tables")},
+        films_run=({"folder": str(Path(films.folder).resolve()), "id": films.manifest["id"],
+                    "tables": films.manifest["tables"]} if films else None),
+        model=r["loss"],
+        features=list(r["features"]),
+        dim=int(items.shape[1]),
+        score="users[u] . items[i] (the items' last column is their bias, the users' is 1)",
+        embeddings={"users": "embeddings/users.npy", "items": "embeddings/items.npy",
+                    "user_ids": "embeddings/users.parquet",
+                    "item_ids": "embeddings/items.parquet",
+                    "rated_indptr": "embeddings/rated_indptr.npy",
+                    "rated_items": "embeddings/rated_items.npy",
+                    **({"history": "embeddings/history.npy"} if history is not None else {})},
+        min_rating=r["min_rating"],
+        scale=rating_scale(data.ratings),
+        split={name: f"split/{name}.parquet"
+               for name in ("train", "validation", "test", "cold_items")},
+        counts=counts,
+        auc=auc,
+        epochs=len(trainer.state.history),
+        seconds=seconds,
+    )
     write_json(run_dir / "manifest.json", manifest)
     logger.info("ranking run written to %s (manifest %s)", run_dir, manifest["id"][:8])
     return manifest
