@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from conf.errors import WikifilmsError
 from conf.schema import COMBINATIONS, check_setting
 
 CONF_DIR = Path(__file__).resolve().parent
@@ -23,7 +24,7 @@ CONF_DIR = Path(__file__).resolve().parent
 __all__ = ["CONF_DIR", "Config", "ConfigError", "load_config", "resolve_conf_path"]
 
 
-class ConfigError(ValueError):
+class ConfigError(WikifilmsError, ValueError):
     """A configuration that cannot be used; the message is one line saying what to fix."""
 
 

@@ -13,8 +13,21 @@ import logging
 import sys
 
 from conf import Config, load_config
+from conf.errors import NOT_FOUND, WikifilmsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+# What an entry point reports as one line: the project's errors, and the file system's.
+KNOWN_ERRORS = (WikifilmsError, OSError)
+
+
+def fail(prog: str, error: BaseException, note: str = "") -> int:
+    """Say a known failure (KNOWN_ERRORS) in one line on stderr; return its exit status
+    (conf.errors: 2, or 1 for what is not there, said without "error:")."""
+    status = getattr(error, "exit_status", 2)
+    print(f"{prog}: {'' if status == NOT_FOUND else 'error: '}{error}{note}", file=sys.stderr)
+    return status
 
 
 def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from conf.errors import WikifilmsError
 from conf.manifest import MANIFEST, STARTED
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(WikifilmsError, ValueError):
     """An output folder the stage must not write; the message says why and what to do."""
 
 

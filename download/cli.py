@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
-from conf import ConfigError, cli
+from conf import cli
 from download.dumps import PARTS_JOB, download
-from download.http import DownloadError
 from download.movielens import RELEASES, download_movielens
 
 
@@ -46,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             summary = download(args.wiki, args.date, args.out, cfg, parts=args.parts,
                                job=args.job, mirror=args.mirror, progress=not args.quiet)
-    except (ConfigError, DownloadError, OSError) as e:
-        print(f"download: error: {e}", file=sys.stderr)
-        return 2
+    except cli.KNOWN_ERRORS as e:
+        return cli.fail("download", e)
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
+from conf.errors import WikifilmsError
 from conf.version import code_version
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 SHA1_CACHE = ".wikifilms-sha1.json"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(WikifilmsError, RuntimeError):
     """A download that cannot go on; the message names the URL or file and what to do."""
 
 

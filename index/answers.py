@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from conf.errors import NotThereError
 from index.folder import ItemIndex
 from index.query import nearest
 
 
-class NotFound(LookupError):
+class NotFound(NotThereError, LookupError):
     """A title that names no item (`suggestions`: close titles) or several (`candidates`)."""
 
     def __init__(self, message: str, suggestions: list[str] | None = None,

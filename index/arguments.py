@@ -6,11 +6,13 @@ for it.
 
 from __future__ import annotations
 
+from conf.errors import WikifilmsError
+
 # MediaWiki's limit on a page title: a longer argument cannot name a page.
 MAX_TITLE_BYTES = 255
 
 
-class UsageError(ValueError):
+class UsageError(WikifilmsError, ValueError):
     """An argument that cannot be a query: the CLI's exit status 2, the server's 400."""
 
 

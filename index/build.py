@@ -7,12 +7,12 @@ with the manifest last: an interrupted build never leaves a folder that `query` 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +29,11 @@ from conf.manifest import (
     TABLES_KIND,
     TABLES_SCHEMA_VERSION,
     ManifestError,
+    build_manifest,
     read_manifest,
     write_json,
 )
 from conf.outputs import OutputFolderError, check_output_folder, writer_ended, writer_record
-from conf.version import code_version
 from index import colink, ranking, rating, verified
 from index.folder import (
     KINDS,
@@ -279,18 +279,22 @@ def _publish(staging: Path, out: Path, inputs: list[Path], overwrite: bool,
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: str | None = None,
-                ranking_run: str | None = None, rating_run: str | None = None,
-                overwrite: bool = False) -> dict:
-    """Build the index folder `out_dir` from the finished run `run_dir` (and with
-    `ranking_run`, a ranking run's user and item vectors: index.ranking); returns its
-    manifest."""
-    run_dir, out = Path(run_dir), Path(out_dir)
-    inputs = [run_dir, *([Path(tables_dir)] if tables_dir else []),
-              *([Path(ranking_run)] if ranking_run else []),
-              *([Path(rating_run)] if rating_run else [])]
-    _check_out(out, inputs, overwrite)
-    started = time.perf_counter()
+@dataclass
+class RunInputs:
+    """What an index is built from: the run (its manifest, vectors and id tables) and what
+    the tables it was trained on add (redirects for the lookup, film_links for re-ranking)."""
+
+    run_dir: Path
+    run: dict
+    vectors: dict[str, np.ndarray]  # films, links: L2-normalised
+    items: dict[str, pa.Table]  # films, links: id -> title and facts
+    tables: Path
+    redirects: dict[str, str]
+    film_links: pa.Table | None
+
+
+def read_run_inputs(run_dir: Path, tables_dir: str | None) -> RunInputs:
+    """The run and its tables, every file checked against the run's manifest."""
     run = _read_run(run_dir)
     dim, counts = int(run["dim"]), run["counts"]
     if counts["films"] == 0:
@@ -307,9 +311,67 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
                                    "vectors; the run folder is inconsistent, re-train it")
     tables = Path(tables_dir) if tables_dir else Path(run["tables"]["folder"])
     tables_of_run = tables_manifest(tables, run["tables"]["id"])
-    redirects = load_redirects(tables, tables_of_run)
-    film_links = load_film_links(tables, tables_of_run)
-    inputs.append(tables)
+    return RunInputs(run_dir=run_dir, run=run, vectors=vectors, items=items, tables=tables,
+                     redirects=load_redirects(tables, tables_of_run),
+                     film_links=load_film_links(tables, tables_of_run))
+
+
+def build_files(given: RunInputs, staging: Path, index_id: str, cfg_index: dict,
+                ranking_run: str | None, rating_run: str | None,
+                states: dict[str, list[int]]) -> dict:
+    """Every file of the index into `staging`; the manifest's entries by part (films,
+    links, and the ranking and rating models when given)."""
+    counts, tables_id = given.run["counts"], given.run["tables"]["id"]
+    parts = {kind: _build_side(kind, given.vectors[kind], given.items[kind], given.redirects,
+                               staging, index_id, cfg_index, states) for kind in KINDS}
+    parts["films"]["colink"] = _build_colink(given.film_links, counts, staging, cfg_index,
+                                             states)
+    parts["films"]["map"] = _copy_map(given.run_dir, given.run, counts["films"], staging,
+                                      states)
+    if ranking_run:
+        parts["ranking"] = ranking.build_ranking(Path(ranking_run), staging, index_id,
+                                                 tables_id, states)
+    if rating_run:
+        parts["rating"] = rating.build_rating(Path(rating_run), staging, index_id, tables_id,
+                                              states)
+    return parts
+
+
+def index_manifest(given: RunInputs, parts: dict, index_id: str, cfg, seconds: float) -> dict:
+    cfg_index = cfg["index"]
+    return build_manifest(
+        INDEX_KIND, INDEX_SCHEMA_VERSION, cfg, sections=["index"], manifest_id=index_id,
+        run={"folder": str(given.run_dir.resolve()), "id": given.run["id"]},
+        tables={"folder": str(given.tables.resolve()), "id": given.run["tables"]["id"],
+                "redirects": len(given.redirects)},
+        metric=METRIC, dim=int(given.run["dim"]), n_trees=cfg_index["n_trees"],
+        seed=cfg_index["seed"], on_disk_build=cfg_index["on_disk_build"], **parts,
+        seconds=round(seconds, 3))
+
+
+def file_entries(manifest: dict) -> list[dict]:
+    """Every file entry of an index manifest (both sides, link vectors, map, models)."""
+    entries = [entry for kind in KINDS for entry in (
+        *(manifest[kind][role] for role in file_names(kind)),
+        *((manifest[kind].get("colink") or {}).get("files") or {}).values(),
+        *([manifest[kind]["map"]] if manifest[kind].get("map") else []))]
+    for model in ("ranking", "rating"):
+        entries += list((manifest.get(model) or {}).get("files", {}).values())
+    return entries
+
+
+def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: str | None = None,
+                ranking_run: str | None = None, rating_run: str | None = None,
+                overwrite: bool = False) -> dict:
+    """Build the index folder `out_dir` from the finished run `run_dir` (and with
+    `ranking_run` / `rating_run`, a ranking or rating run's vectors: index.ranking,
+    index.rating): checked, read, written aside, published; returns its manifest."""
+    run_dir, out = Path(run_dir), Path(out_dir)
+    inputs = [run_dir, *(Path(p) for p in (tables_dir, ranking_run, rating_run) if p)]
+    _check_out(out, inputs, overwrite)
+    started = time.perf_counter()
+    given = read_run_inputs(run_dir, tables_dir)
+    inputs.append(given.tables)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_builds(out)
@@ -319,39 +381,11 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     write_json(owner, writer_record())
     staging.mkdir()
     index_id = uuid.uuid4().hex
-    cfg_index = cfg["index"]
     states: dict[str, list[int]] = {}
     try:
-        sides = {kind: _build_side(kind, vectors[kind], items[kind], redirects, staging,
-                                   index_id, cfg_index, states) for kind in KINDS}
-        sides["films"]["colink"] = _build_colink(film_links, counts, staging, cfg_index, states)
-        sides["films"]["map"] = _copy_map(run_dir, run, counts["films"], staging, states)
-        if ranking_run:
-            sides["ranking"] = ranking.build_ranking(Path(ranking_run), staging, index_id,
-                                                     run["tables"]["id"], file_entry,
-                                                     write_arrow, states, IndexFolderError)
-        if rating_run:
-            sides["rating"] = rating.build_rating(Path(rating_run), staging, index_id,
-                                                  run["tables"]["id"], file_entry, write_arrow,
-                                                  states, IndexFolderError)
-        manifest = {
-            "kind": INDEX_KIND,
-            "schema_version": INDEX_SCHEMA_VERSION,
-            "id": index_id,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "run": {"folder": str(run_dir.resolve()), "id": run["id"]},
-            "tables": {"folder": str(tables.resolve()), "id": run["tables"]["id"],
-                       "redirects": len(redirects)},
-            "metric": METRIC,
-            "dim": dim,
-            "n_trees": cfg_index["n_trees"],
-            "seed": cfg_index["seed"],
-            "on_disk_build": cfg_index["on_disk_build"],
-            **sides,
-            "config": {"index": dict(cfg_index)},
-            "code_version": code_version(),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
+        parts = build_files(given, staging, index_id, cfg["index"], ranking_run, rating_run,
+                            states)
+        manifest = index_manifest(given, parts, index_id, cfg, time.perf_counter() - started)
         write_json(staging / MANIFEST, manifest)
         _publish(staging, out, inputs, overwrite, build)
     except BaseException:
@@ -360,12 +394,7 @@ def build_index(run_dir: str | Path, out_dir: str | Path, cfg, *, tables_dir: st
     finally:
         owner.unlink(missing_ok=True)
     # Hashed as they were written: the first query need not read them again.
-    entries = [entry for kind in KINDS for entry in (
-        *(sides[kind][role] for role in file_names(kind)),
-        *((sides[kind].get("colink") or {}).get("files") or {}).values(),
-        *([sides[kind]["map"]] if sides[kind].get("map") else []))]
-    for model in ("ranking", "rating"):
-        entries += list((sides.get(model) or {}).get("files", {}).values())
-    verified.remember([(out / e["file"], states[e["file"]], e["sha256"]) for e in entries])
+    verified.remember([(out / e["file"], states[e["file"]], e["sha256"])
+                       for e in file_entries(manifest)])
     logger.info("index written to %s (manifest %s)", out, index_id[:8])
     return manifest

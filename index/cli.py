@@ -229,15 +229,11 @@ def _query(args) -> int:
 
 
 def _serve(args) -> int:
-    from index.serve import ServeError, is_loopback, make_server
+    from index.serve import is_loopback, make_server
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: give a port from 0 to 65535")
-    try:
-        server, sock, url = make_server(args.index, args.host, args.port)
-    except ServeError as e:
-        print(f"index: error: {e}", file=sys.stderr)
-        return BAD_INPUT
+    server, sock, url = make_server(args.index, args.host, args.port)
     if not is_loopback(args.host):
         print(f"index: listening on {args.host}: anyone who can reach this machine can read "
               "the index (the server is read-only)", file=sys.stderr)
@@ -270,10 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("query", "verify"):
         args.quiet = True  # a query prints its answer, not log lines
     cli.setup_logging(args)
-    from index.answers import NotFound
-    from index.folder import IndexFolderError
-    from index.ranking import NotInRatings, RankingError
-
     try:
         if args.command == "build":
             from index.build import build_index
@@ -296,12 +288,5 @@ def main(argv: list[str] | None = None) -> int:
         if args.k < 1:
             raise ConfigError(f"-k must be >= 1, got {args.k}")
         return _query(args)
-    except (NotInRatings, NotFound) as e:
-        print(f"index: {e}", file=sys.stderr)
-        return NOT_FOUND
-    except RankingError as e:
-        print(f"index: error: {e}", file=sys.stderr)
-        return BAD_INPUT
-    except (ConfigError, IndexFolderError, UsageError, OSError) as e:
-        print(f"index: error: {e}", file=sys.stderr)
-        return BAD_INPUT
+    except cli.KNOWN_ERRORS as e:
+        return cli.fail("index", e)

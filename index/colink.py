@@ -106,7 +106,8 @@ class CoLink:
         if not (ends > starts).any():
             return np.zeros(self.n_films)
         # One slice of each query link's films (views of the memory-mapped arrays, copied
-        # once by concatenate): 2.4x faster than gathering them by computed positions.
+        # once by concatenate): faster than gathering them by computed positions
+        # (bench/README.md, "Choices in the code, measured").
         spans = list(zip(starts, ends, weights, strict=True))
         entries = np.concatenate([self.link_films[s:e] for s, e, _ in spans])
         values = np.concatenate([self.link_weights[s:e] * w for s, e, w in spans])

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from conf.errors import WikifilmsError
 from conf.manifest import INDEX_KIND, INDEX_SCHEMA_VERSION, read_manifest
 from index import verified
 from index.colink import CoLink
@@ -44,7 +45,7 @@ def file_names(kind: str) -> dict[str, str]:
 REBUILD = "rebuild it with `python -m index build --run RUN_DIR --out INDEX_DIR`"
 
 
-class IndexFolderError(ValueError):
+class IndexFolderError(WikifilmsError, ValueError):
     """An index folder that cannot be written or read; the message names the file."""
 
 
@@ -265,7 +266,7 @@ def _open_model(folder: Path, model: str, open_files):
                                f"index build --run RUN_DIR --{model}-run {model.upper()}_DIR "
                                "--out INDEX_DIR`")
     try:
-        return open_files(folder, entry, check_file, read_arrow)
+        return open_files(folder, entry)
     except IndexFolderError:
         raise
     except (KeyError, TypeError, ValueError) as e:

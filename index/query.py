@@ -107,7 +107,7 @@ def nearest(side: ItemIndex, ids: list[int], k: int, *, exact: bool | None = Non
     own_id = "film_id" if side.kind == "films" else "link_id"
     columns = [c for c in side.items.column_names if c not in ("title", own_id)]
     # One zero-copy slice per answer: take() converts its indices with pa.array, which
-    # imports pandas (0.3 s of a cold start).
+    # imports pandas (its cost: bench/README.md, "Choices in the code, measured").
     rows = [side.items.slice(j, 1).to_pylist()[0] for j in found]
     return [Neighbour(rank=r + 1, id=int(j), title=row["title"],
                       similarity=float(similarities[r]),

@@ -25,6 +25,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from conf.errors import NotThereError, WikifilmsError
+from index.folder import IndexFolderError, check_file, file_entry, read_arrow, write_arrow
+
 FILES = {"users": "ranking_users.npy", "items": "ranking_items.npy",
          "history": "ranking_history.npy", "rated_indptr": "ranking_rated_indptr.npy",
          "rated_items": "ranking_rated_items.npy", "items_table": "ranking_items.arrow",
@@ -34,11 +37,11 @@ RUN_FILES = {"users": "users", "items": "items", "history": "history",
              "rated_indptr": "rated_indptr", "rated_items": "rated_items"}
 
 
-class RankingError(ValueError):
+class RankingError(WikifilmsError, ValueError):
     """A ranking query that cannot be answered; the message says what to give instead."""
 
 
-class NotInRatings(RankingError):
+class NotInRatings(NotThereError, RankingError):
     """A user or film the ratings do not have (the query's exit status 1, as a title not
     found)."""
 
@@ -178,9 +181,9 @@ def parse_rated(arguments: list[str]) -> list[tuple[str, float]]:
     return parsed
 
 
-def open_ranking(folder: Path, entry: dict, check_file, read_arrow) -> Ranking:
-    """The ranking part of an index folder; `check_file` and `read_arrow` are index.folder's
-    (every file checked against the manifest before it is read)."""
+def open_ranking(folder: Path, entry: dict) -> Ranking:
+    """The ranking part of an index folder (every file checked against the manifest before
+    it is read)."""
     paths = {role: check_file(folder, e) for role, e in entry["files"].items()}
     users_table = read_arrow(paths["users_table"])
     return Ranking(
@@ -200,34 +203,31 @@ def scale_of(entry: dict) -> tuple[float, float] | None:
     return (float(scale[0]), float(scale[1])) if scale else None
 
 
-def build_ranking(run_dir: Path, staging: Path, index_id: str, tables_id: str, file_entry,
-                  write_arrow, states: dict[str, list[int]], error) -> dict:
+def build_ranking(run_dir: Path, staging: Path, index_id: str, tables_id: str,
+                  states: dict[str, list[int]]) -> dict:
     """Copy a ranking run's vectors and id tables into `staging`; the manifest entry.
-    `error` (IndexFolderError) when the run is unfinished or its items are linked to films of
-    other tables than the index's."""
+    IndexFolderError when the run is unfinished or its items are linked to films of other
+    tables than the index's."""
     from conf.manifest import RANKING_KIND, RANKING_SCHEMA_VERSION, read_manifest
 
     manifest = read_manifest(run_dir, RANKING_KIND, RANKING_SCHEMA_VERSION, "ranking run",
-                             "train one with `python -m trainer rank`", error)
+                             "train one with `python -m trainer rank`", IndexFolderError)
     try:
-        return _copy_ranking(run_dir, manifest, staging, index_id, tables_id, file_entry,
-                             write_arrow, states, error)
+        files, counts = copy_model(run_dir, manifest, staging, index_id, tables_id, FILES,
+                                   RUN_FILES, states)
+        return {"files": files, "run": {"folder": str(run_dir.resolve()),
+                                        "id": manifest["id"]},
+                **counts, "min_rating": manifest["min_rating"],
+                "features": manifest["features"], "scale": manifest.get("scale"),
+                "auc": manifest["auc"]}
     except (KeyError, TypeError) as e:
-        raise error(f"{run_dir / 'manifest.json'}: missing or bad field {e} (written by "
-                    "another version?); train it again with `python -m trainer rank`") from e
+        raise IndexFolderError(f"{run_dir / 'manifest.json'}: missing or bad field {e} "
+                               "(written by another version?); train it again with `python "
+                               "-m trainer rank`") from e
 
 
-def _copy_ranking(run_dir: Path, manifest: dict, staging: Path, index_id: str, tables_id: str,
-                  file_entry, write_arrow, states: dict[str, list[int]], error) -> dict:
-    files, counts = copy_model(run_dir, manifest, staging, index_id, tables_id, FILES,
-                               RUN_FILES, file_entry, write_arrow, states, error)
-    return {"files": files, "run": {"folder": str(run_dir.resolve()), "id": manifest["id"]},
-            **counts, "min_rating": manifest["min_rating"], "features": manifest["features"],
-            "scale": manifest.get("scale"), "auc": manifest["auc"]}
-
-
-def check_finite(path: Path, error) -> None:
-    """`error` when an array file (.npy, or each array of an .npz) holds NaN or infinity: a
+def check_finite(path: Path) -> None:
+    """IndexFolderError when an array file (.npy, or each array of an .npz) holds NaN or infinity: a
     diverged model, whose every answer would be NaN."""
     if path.suffix == ".npz":
         with np.load(path) as arrays:
@@ -237,21 +237,22 @@ def check_finite(path: Path, error) -> None:
     for name, array in named:
         bad = int(np.size(array) - np.isfinite(array).sum())
         if bad:
-            raise error(f"{name}: {bad} values are NaN or infinite: the model diverged or was "
-                        "trained on bad ratings; train it again (`python -m spark_jobs.ratings` "
-                        "skips bad ratings since it counts them)")
+            raise IndexFolderError(
+                f"{name}: {bad} values are NaN or infinite: the model diverged or was trained "
+                "on bad ratings; train it again (`python -m spark_jobs.ratings` skips bad "
+                "ratings since it counts them)")
 
 
 def copy_model(run_dir: Path, manifest: dict, staging: Path, index_id: str, tables_id: str,
-               files_to: dict[str, str], run_files: dict[str, str], file_entry, write_arrow,
-               states: dict[str, list[int]], error) -> tuple[dict, dict]:
+               files_to: dict[str, str], run_files: dict[str, str],
+               states: dict[str, list[int]]) -> tuple[dict, dict]:
     """Copy a personalised run's arrays (`run_files`: role -> its manifest's "embeddings" key)
     and id tables into `staging` under the names `files_to`; (file entries, counts)."""
     import pyarrow.parquet as pq
 
     linked_to = (manifest["ratings"].get("films_tables") or {}).get("id")
     if linked_to != tables_id:
-        raise error(f"{run_dir}: its items are linked to the films of tables "
+        raise IndexFolderError(f"{run_dir}: its items are linked to the films of tables "
                     f"{str(linked_to)[:8]}, the index's films are tables {tables_id[:8]}: "
                     "train it on ratings linked to the run's tables")
     emb = manifest["embeddings"]
@@ -264,7 +265,7 @@ def copy_model(run_dir: Path, manifest: dict, staging: Path, index_id: str, tabl
                     np.savez(target, **arrays)
             else:
                 np.save(target, np.load(run_dir / emb[source], mmap_mode="r"))
-            check_finite(target, error)
+            check_finite(target)
             files[role], states[files_to[role]] = file_entry(target)
     items = pq.read_table(run_dir / emb["item_ids"],
                           columns=["item_id", "source_id", "title", "year", "film_id",
@@ -276,7 +277,7 @@ def copy_model(run_dir: Path, manifest: dict, staging: Path, index_id: str, tabl
     shapes = {role: np.load(staging / files_to[role], mmap_mode="r").shape
               for role in ("users", "items")}
     if shapes["items"][0] != items.num_rows or shapes["users"][0] != users.num_rows:
-        raise error(f"{run_dir}: vectors {shapes} do not match its {items.num_rows} items and "
-                    f"{users.num_rows} users; train it again")
+        raise IndexFolderError(f"{run_dir}: vectors {shapes} do not match its {items.num_rows} "
+                               f"items and {users.num_rows} users; train it again")
     return files, {"users": users.num_rows, "items": items.num_rows,
                    "dim": shapes["items"][1]}

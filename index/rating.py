@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.folder import IndexFolderError, check_file, read_arrow
 from index.ranking import RankingError, RatedItems, copy_model, scale_of
 
 FILES = {"users": "rating_users.npy", "items": "rating_items.npy", "mlp": "rating_mlp.npz",
@@ -69,7 +70,7 @@ class Rating(RatedItems):
         return np.linalg.solve(x.T @ x + l2 * np.eye(dim + 1), x.T @ y)
 
 
-def open_rating(folder: Path, entry: dict, check_file, read_arrow) -> Rating:
+def open_rating(folder: Path, entry: dict) -> Rating:
     """The rating part of an index folder (every file checked against the manifest first)."""
     paths = {role: check_file(folder, e) for role, e in entry["files"].items()}
     users_table = read_arrow(paths["users_table"])
@@ -90,21 +91,22 @@ def open_rating(folder: Path, entry: dict, check_file, read_arrow) -> Rating:
                   scale=scale_of(entry) or (float(entry["low"]), float(entry["high"])))
 
 
-def build_rating(run_dir: Path, staging: Path, index_id: str, tables_id: str, file_entry,
-                 write_arrow, states: dict[str, list[int]], error) -> dict:
+def build_rating(run_dir: Path, staging: Path, index_id: str, tables_id: str,
+                 states: dict[str, list[int]]) -> dict:
     """Copy a rating run's export into `staging`; the manifest entry."""
     from conf.manifest import RATING_KIND, RATING_SCHEMA_VERSION, read_manifest
 
     manifest = read_manifest(run_dir, RATING_KIND, RATING_SCHEMA_VERSION, "rating run",
-                             "train one with `python -m trainer rate`", error)
+                             "train one with `python -m trainer rate`", IndexFolderError)
     try:
         files, counts = copy_model(run_dir, manifest, staging, index_id, tables_id, FILES,
-                                   RUN_FILES, file_entry, write_arrow, states, error)
+                                   RUN_FILES, states)
         predict = manifest["predict"]
         return {"files": files, "run": {"folder": str(run_dir.resolve()), "id": manifest["id"]},
                 **counts, **{k: predict[k] for k in ("mean", "low", "high", "gmf")},
                 "scale": manifest.get("scale"),
                 "summary": manifest["summary"]}
     except (KeyError, TypeError) as e:
-        raise error(f"{run_dir / 'manifest.json'}: missing or bad field {e} (written by "
-                    "another version?); train it again with `python -m trainer rate`") from e
+        raise IndexFolderError(f"{run_dir / 'manifest.json'}: missing or bad field {e} "
+                               "(written by another version?); train it again with `python "
+                               "-m trainer rate`") from e

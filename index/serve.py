@@ -47,6 +47,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from conf.errors import WikifilmsError
 from conf.jsontext import dumps
 from index import answers
 from index.arguments import MAX_TITLE_BYTES, UsageError, check_title
@@ -88,7 +89,7 @@ SECURITY_HEADERS = {
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 
 
-class ServeError(ValueError):
+class ServeError(WikifilmsError, ValueError):
     """The server cannot start (a bad index folder, a port in use); the message says why."""
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from conf.errors import WikifilmsError
+
 # The name of the read's function, as Spark's plans show it (MapInArrow wikifilms_bz2_streams).
 FORMAT = "wikifilms_bz2_streams"
 SCHEMA = "value string, file string"
@@ -48,7 +50,7 @@ _BATCH_BYTES = 16 << 20
 _PAGE_START = re.compile(rb"\s*(?:<page>|</mediawiki>)")
 
 
-class StreamReadError(OSError):
+class StreamReadError(WikifilmsError, OSError):
     """A stream could not be decoded (truncated or corrupt file). The message is
     `FILE: cause`; parse_dump turns it into a DumpReadError that says what to do."""
 
@@ -251,8 +253,8 @@ def read_stream_records(spark, ranges: list[StreamRange], settings=None):
 
     The tasks are a mapInArrow over `spark.range` with one id per partition, each id a range
     (cloudpickled with the function). A Spark Python data source did the same, but planning one
-    costs Python processes of its own (~1.5 s to register, ~1.5 s to load, ~2.5 s to run the
-    first time, in a session whose Python workers were already warm): fixed seconds a job.
+    costs Python processes of its own: fixed seconds a job (bench/README.md, "Choices in the
+    code, measured").
     """
     if settings is None:
         schema = SCHEMA

@@ -20,12 +20,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from conf import Config
+from conf.errors import WikifilmsError
 from spark_jobs.inputs import DumpFile, InputError
 
 logger = logging.getLogger("spark_jobs.parse_dump")
 
 
-class DumpReadError(RuntimeError):
+class DumpReadError(WikifilmsError, RuntimeError):
     """The dump could not be read (truncated or corrupt compressed file)."""
 
 
@@ -398,29 +399,21 @@ def tables_manifest(spark, cfg: Config, dumps: list[DumpFile], run_id: str, read
                     clock: StepClock) -> dict:
     """manifest.json of the tables (docs/architecture.md): what the run read, skipped, wrote
     and spent."""
-    import datetime as dt
-
-    from conf.version import code_version
+    from conf.manifest import build_manifest
     from spark_jobs.publish import SCHEMA_VERSION, TABLES_KIND
     from spark_jobs.wikitext import NOT_FILM
 
     stats, link_cfg, ingest = read.stats, cfg["links"], cfg["ingest"]
-    return {
-        "kind": TABLES_KIND,
-        "schema_version": SCHEMA_VERSION,
-        "id": run_id,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        "inputs": [{"path": d.path, "size_bytes": d.size, "reader": read.readers[d.path],
-                    **stats.per_file.get(file_key(d.path), {})} for d in dumps],
-        "damaged_inputs": stats.damaged,
-        "keep_readable": ingest["keep_readable"],
-        "config": cfg.to_dict(),
-        "config_sources": cfg.sources,
-        "spark": {"version": spark.version, "master": spark.sparkContext.master,
-                  "default_parallelism": spark.sparkContext.defaultParallelism},
-        "tables": counts,
-        "pages": {
+    return build_manifest(
+        TABLES_KIND, SCHEMA_VERSION, cfg, manifest_id=run_id,
+        inputs=[{"path": d.path, "size_bytes": d.size, "reader": read.readers[d.path],
+                 **stats.per_file.get(file_key(d.path), {})} for d in dumps],
+        damaged_inputs=stats.damaged,
+        keep_readable=ingest["keep_readable"],
+        spark={"version": spark.version, "master": spark.sparkContext.master,
+               "default_parallelism": spark.sparkContext.defaultParallelism},
+        tables=counts,
+        pages={
             "read": stats.pages,
             "by_namespace": dict(sorted(stats.by_ns.items(),
                                         key=lambda kv: _namespace_order(kv[0]))),
@@ -434,10 +427,10 @@ def tables_manifest(spark, cfg: Config, dumps: list[DumpFile], run_id: str, read
             "bad_utf8": stats.bad_utf8,
             "bad_utf8_examples": read.bad_utf8_examples,
         },
-        "redirects": {"pages": stats.redirects,
-                      "article_and_category": sum(redirect_status.values()),
-                      **{s: redirect_status.get(s, 0) for s in ("resolved", "loop", "too_long")}},
-        "links": {
+        redirects={"pages": stats.redirects,
+                   "article_and_category": sum(redirect_status.values()),
+                   **{s: redirect_status.get(s, 0) for s in ("resolved", "loop", "too_long")}},
+        links={
             "occurrences": sum(v[1] for v in built.via.values()),
             "film_targets": sum(v[0] for v in built.via.values()),
             "via_redirect": built.via.get("redirect", (0, 0))[0],
@@ -446,10 +439,10 @@ def tables_manifest(spark, cfg: Config, dumps: list[DumpFile], run_id: str, read
             "min_film_count": link_cfg["min_film_count"],
             "stop_list_size": len(built.stop_list),
         },
-        "pairs": pairs,
-        "timings_s": {k: round(v, 3) for k, v in clock.timings.items()},
+        pairs=pairs,
+        timings_s={k: round(v, 3) for k, v in clock.timings.items()},
         # CPU seconds of the driver's JVM per step: in local mode the tasks, the planning, code
         # generation, JIT compiling and garbage collection together (not the Python workers
         # of the read); on a cluster the driver's alone. None where the JVM cannot tell.
-        "jvm_cpu_s": {k: None if v is None else round(v, 3) for k, v in clock.cpu.items()},
-    }
+        jvm_cpu_s={k: None if v is None else round(v, 3) for k, v in clock.cpu.items()},
+    )

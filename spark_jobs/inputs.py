@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from conf.errors import WikifilmsError
+
 # File names of a dump's pages: `...pages-articles.xml.bz2`, `...-multistream.xml.bz2`, the
 # partition files `...pages-articles1.xml-p1p41242.bz2`, plain `.xml`. Multistream index files
 # (`...-index.txt.bz2`) and checksums are not pages.
@@ -28,7 +30,7 @@ _PAGES_ARTICLES = re.compile(
 logger = logging.getLogger(__name__)
 
 
-class InputError(ValueError):
+class InputError(WikifilmsError, ValueError):
     """A dump path that cannot be read; the message names it and says what to do."""
 
 

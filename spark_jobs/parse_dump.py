@@ -20,18 +20,16 @@ from pathlib import Path
 
 # Under spark-submit this file runs as a script: `conf` and `spark_jobs` are imported from
 # the --py-files zip (make zip), which also reaches the executors.
-from conf import Config, ConfigError, cli
-from conf.outputs import OutputFolderError, check_output_folder, check_placement
-from spark_jobs.ingest_steps import DumpReadError
+from conf import Config, cli
+from conf.outputs import check_output_folder, check_placement
 from spark_jobs.inputs import (
     DumpFile,
-    InputError,
     check_pages_not_given_twice,
     is_local,
     resolve_hadoop,
     resolve_local,
 )
-from spark_jobs.publish import TABLES_KIND, OutputBusyError, OutputPublisher
+from spark_jobs.publish import TABLES_KIND, OutputPublisher
 from spark_jobs.session import remove_default_log, spark_log_note, spark_log_path
 
 logger = logging.getLogger("spark_jobs.parse_dump")
@@ -182,10 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                 dumps += resolve_hadoop(spark, remote)
                 check_pages_not_given_twice(dumps)  # a local and an hdfs:// copy, say
             run(spark, cfg, dumps, out, overwrite=args.overwrite)
-    except (ConfigError, InputError, DumpReadError, OutputBusyError, OutputFolderError,
-            OSError) as e:
-        print(f"parse_dump: error: {e}{spark_log_note(spark_log)}", file=sys.stderr)
-        return 2
+    except cli.KNOWN_ERRORS as e:
+        return cli.fail("parse_dump", e, spark_log_note(spark_log))
     remove_default_log(cfg, spark_log)
     return 0
 

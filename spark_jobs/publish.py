@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from conf.errors import WikifilmsError
 from conf.jsontext import dumps
 from conf.manifest import MANIFEST, TABLES_KIND, parse_manifest
 from conf.manifest import TABLES_SCHEMA_VERSION as SCHEMA_VERSION
@@ -42,11 +43,11 @@ STALE_AFTER_S = 600.0
 CLAIM_SUFFIX = ".alive"
 
 
-class UnfinishedOutputError(RuntimeError):
+class UnfinishedOutputError(WikifilmsError, RuntimeError):
     """A folder that has no (valid) manifest: a write that did not finish."""
 
 
-class OutputBusyError(RuntimeError):
+class OutputBusyError(WikifilmsError, RuntimeError):
     """Another run, still alive, is writing the same output folder."""
 
 

@@ -29,7 +29,6 @@ counted, examples in the manifest): never two items to different films on a gues
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 import tempfile
@@ -38,17 +37,14 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from conf import Config, ConfigError, cli
-from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION
-from conf.outputs import OutputFolderError, check_output_folder, check_placement
-from conf.version import code_version
+from conf import Config, cli
+from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION, build_manifest
+from conf.outputs import check_output_folder, check_placement
 from spark_jobs import amazon
 from spark_jobs.inputs import InputError, is_local
 from spark_jobs.movielens import GENRES_100K, LAYOUTS, Layout, item_year
 from spark_jobs.publish import (
-    OutputBusyError,
     OutputPublisher,
-    UnfinishedOutputError,
     read_manifest,
     read_manifest_through,
 )
@@ -452,26 +448,22 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
         counts[name] = {"path": name, "rows": spark.read.parquet(publisher.table_path(name))
                         .count(), "columns": df.columns}
     linking = _linking_report(spark, publisher, r["examples"])
-    manifest = {
-        "kind": RATINGS_KIND,
-        "schema_version": RATINGS_SCHEMA_VERSION,
-        "id": publisher.run_id,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        "input": {"path": ratings_path, "layout": layout.name},
-        "films_tables": {"folder": tables_dir, "id": tables_manifest["id"]},
-        "config": {"ratings": dict(r)},
-        "tables": counts,
-        "scale": list(layout.scale),
-        "lines_skipped": skipped,
-        "skipped_examples": skipped_examples,
-        "duplicates": {"ratings_replaced": parsed - distinct,
-                       "rule": "a repeated (user, item) keeps its latest rating by timestamp "
-                               "(the later line on a tie)"},
-        "ratings_filtered": filtered,
-        "linking": linking,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    manifest = build_manifest(
+        RATINGS_KIND, RATINGS_SCHEMA_VERSION, cfg, sections=["ratings"],
+        manifest_id=publisher.run_id,
+        input={"path": ratings_path, "layout": layout.name},
+        films_tables={"folder": tables_dir, "id": tables_manifest["id"]},
+        tables=counts,
+        scale=list(layout.scale),
+        lines_skipped=skipped,
+        skipped_examples=skipped_examples,
+        duplicates={"ratings_replaced": parsed - distinct,
+                    "rule": "a repeated (user, item) keeps its latest rating by timestamp "
+                            "(the later line on a tie)"},
+        ratings_filtered=filtered,
+        linking=linking,
+        seconds=round(time.monotonic() - started, 3),
+    )
     publisher.commit(manifest)
     for df in (raw, deduplicated, user_ids, item_ids, items, links, items_out):
         df.unpersist()
@@ -556,10 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         spark = spark_session(cfg)
         spark_log = spark_log_path(cfg)  # named in an error from here on
         run(spark, cfg, args.ratings, tables, out, overwrite=args.overwrite)
-    except (ConfigError, InputError, OutputBusyError, OutputFolderError, UnfinishedOutputError,
-            OSError) as e:
-        print(f"ratings: error: {e}{spark_log_note(spark_log)}", file=sys.stderr)
-        return 2
+    except cli.KNOWN_ERRORS as e:
+        return cli.fail("ratings", e, spark_log_note(spark_log))
     remove_default_log(cfg, spark_log)
     return 0
 

@@ -15,9 +15,9 @@ from conf import load_config
 from sample_dump.dump import FOOTER, header, page_xml
 from spark_jobs import bz2_streams
 from spark_jobs.extract import choose_readers, read_page_records, read_pages
+from spark_jobs.ingest_steps import DumpReadError
 from spark_jobs.inputs import resolve_local
 from spark_jobs.pages import PageSettings
-from spark_jobs.parse_dump import DumpReadError
 from spark_jobs.session import apply_job_settings
 from tests.conftest import write_dump
 from tests.test_parse_dump import job

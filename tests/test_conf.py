@@ -131,3 +131,33 @@ def test_every_setting_of_base_toml_has_a_rule():
     assert missing == []
     stale = [f"{s}.{k}" for s, keys in RULES.items() for k in keys if k not in cfg.get(s, {})]
     assert stale == []
+
+
+# Issue 35: about 20 error classes without a common base, each entry point with its own tuple.
+def test_every_error_the_project_raises_is_one_family_carrying_its_exit_status():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from conf.errors import WikifilmsError
+
+    internal = {"spark_jobs.wikitext.ParseTimeout"}  # an alarm's signal, caught where raised
+    found = {}
+    for package in ("conf", "spark_jobs", "trainer", "index", "download", "sample_dump",
+                    "wikititles", "wikifilms"):
+        root = importlib.import_module(package)
+        names = [package] + [info.name for info in
+                             pkgutil.walk_packages(root.__path__, f"{package}.")
+                             if not info.name.endswith("__main__")]
+        for module_name in names:
+            module = importlib.import_module(module_name)
+            for name, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ == module_name and issubclass(cls, BaseException):
+                    found[f"{module_name}.{name}"] = cls
+    assert len(found) >= 20
+    outside = [n for n, cls in found.items()
+               if not issubclass(cls, WikifilmsError) and n not in internal]
+    assert outside == []
+    statuses = {n: cls.exit_status for n, cls in found.items() if n not in internal}
+    assert statuses["index.answers.NotFound"] == statuses["index.ranking.NotInRatings"] == 1
+    assert statuses["conf.ConfigError"] == statuses["trainer.ratings.RatingsError"] == 2

@@ -20,12 +20,14 @@ from bench.synthetic_run import (
     write_tables_with_redirects,
 )
 from conf import load_config
+from conf.manifest import INDEX_KIND, INDEX_SCHEMA_VERSION
 from index.build import build_index
 from index.cli import main
 from index.folder import IndexFolderError, open_index
 from index.lookup import alias_table, fold
 from index.query import nearest
 from index.recall import exact_neighbours
+from tests.manifests import check_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,7 +274,7 @@ def test_cli_build_then_query(hand_run, tmp_path, capsys):
                              "--config", "test", "-q")
     assert code == 0, err
     assert json.loads(out)["films"]["items"] == len(FILMS)
-    manifest = json.loads((out_dir / "manifest.json").read_text())
+    manifest = check_manifest(out_dir, INDEX_KIND, INDEX_SCHEMA_VERSION)
     run_id = json.loads((hand_run / "manifest.json").read_text())["id"]
     assert (manifest["metric"], manifest["dim"], manifest["n_trees"], manifest["seed"],
             manifest["run"]["id"]) == ("angular", 3, 10, 42, run_id)

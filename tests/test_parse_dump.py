@@ -16,8 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
+from conf.manifest import TABLES_KIND, TABLES_SCHEMA_VERSION
 from conf.outputs import OutputFolderError
 from sample_dump.dump import FOOTER, generate, header, page_xml
+from spark_jobs.ingest_steps import DumpReadError
 from spark_jobs.inputs import (
     DumpFile,
     InputError,
@@ -25,7 +27,7 @@ from spark_jobs.inputs import (
     resolve_hadoop,
     resolve_local,
 )
-from spark_jobs.parse_dump import DumpReadError, main, run
+from spark_jobs.parse_dump import main, run
 from spark_jobs.publish import (
     CLAIM_SUFFIX,
     OutputBusyError,
@@ -34,6 +36,7 @@ from spark_jobs.publish import (
     read_manifest,
 )
 from tests.conftest import write_dump
+from tests.manifests import check_manifest
 
 
 def table(out: Path, name: str) -> list[dict]:
@@ -141,6 +144,7 @@ def test_pair_rows_budget_lowers_the_cap(hand_tables, spark, tmp_path):
 def test_hand_written_manifest_counts(hand_tables):
     out, manifest = hand_tables
     assert read_manifest(str(out))["id"] == manifest["id"]
+    assert check_manifest(out, TABLES_KIND, TABLES_SCHEMA_VERSION) == manifest
     pages = manifest["pages"]
     assert pages["read"] == len(HAND_PAGES) and pages["films"] == 4 and pages["redirects"] == 4
     assert pages["film_candidates"] == 5 and pages["prefilter_rejected"] == 1  # the Essay

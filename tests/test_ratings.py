@@ -12,11 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import load_config
+from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION
 from conf.outputs import OutputFolderError
 from spark_jobs.inputs import InputError
 from spark_jobs.movielens import film_title_parts, item_keys, parse_title
 from spark_jobs.publish import UnfinishedOutputError
 from spark_jobs.ratings import main, run
+from tests.manifests import check_manifest
 
 FILMS = [  # film_id, title, year
     (0, "The Usual Suspects", 1995), (1, "Seven (1995 film)", 1995),
@@ -130,7 +132,8 @@ def test_dense_ids_and_the_tables_contract(linked):
     users = pq.read_table(out / "users").to_pylist()
     assert users[1] == {"user_id": 1, "source_id": "2", "age": 53, "gender": "F",
                         "occupation": "other", "zip": "94043"}
-    assert manifest["kind"] == "wikifilms.ratings"
+    assert check_manifest(out, RATINGS_KIND, RATINGS_SCHEMA_VERSION) == manifest
+    assert list(manifest["config"]) == ["ratings"]
     assert manifest["films_tables"]["id"] == "tables-for-ratings"
 
 
