@@ -113,8 +113,19 @@ def serve(r: dict) -> list[str]:
         spread = f"({h['p95_ms']:.1f})" if "p95_ms" in h else f"({h['bytes'] / 2**20:.1f} MB)"
         local = f"{f['median_ms']:.2f} ms" if f else "—"
         rows.append(f"| {name} | {h['median_ms']:.1f} ms {spread} | {local} |")
+    mixed = r.get("mixed_load")
+    if mixed:
+        light, loaded, heavy = mixed["light_idle"], mixed["light_loaded"], mixed["heavy"]
+        rows.append(f"| info, while {mixed['clients']} clients ask heavy answers (50 liked, "
+                    f"k=100) | {loaded['median_ms']:.1f} ms (p99 {loaded['p99_ms']:.1f}) | "
+                    f"alone over HTTP: {light['median_ms']:.1f} ms (p99 "
+                    f"{light['p99_ms']:.1f}) |")
     rows += ["", f"Server ready {r['serve_start_s']:.2f} s after start (one CLI query, cold: "
                  f"{r['cli_cold_start_s']:.2f} s)."]
+    if mixed:
+        rows[-1] += (f" Under that load the heavy answers came at {heavy['per_s']:.1f}/s, "
+                     f"{heavy.get('median_ms', float('nan')):.0f} ms each (median, queued), "
+                     f"{100 * heavy['share_503']:.0f} % turned away with 503.")
     page = r["page"]
     if "skipped" not in page:
         rows[-1] += (f" Page: map drawn {page['map_drawn_ms']['median_ms']:.0f} ms after the "
