@@ -17,18 +17,15 @@ builder refuses it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION, write_json
-from conf.version import code_version
+from conf.manifest import RUN_KIND, RUN_SCHEMA_VERSION, build_manifest, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -198,31 +195,25 @@ def export_run(trainer, history: list[dict], cfg, *, pairs: str | None = None, r
     projector_points = write_projector(run_dir / "logs", films, tables, e["projector_max_points"])
     film_map = (write_map(run_dir, films, tables, e["map_labels"], cfg["train"]["seed"])
                 if e["map"] else None)
-    manifest = {
-        "kind": RUN_KIND,
-        "schema_version": RUN_SCHEMA_VERSION,
-        "id": uuid.uuid4().hex,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "tables": {"folder": str(Path(tables.folder).resolve()), "id": tables.manifest["id"]},
-        "dim": int(films.shape[1]),
-        "counts": {"films": int(films.shape[0]), "links": int(links.shape[0]),
-                   "train_pairs": len(trainer.data.train),
-                   "heldout_pairs": len(trainer.data.heldout)},
-        "embeddings": {"films": "embeddings/films.npy", "links": "embeddings/links.npy",
-                       "film_titles": "embeddings/films.parquet",
-                       "link_titles": "embeddings/links.parquet", "normalized": True,
-                       **({"film_map": film_map["coordinates"]} if film_map else {})},
-        "film_vectors": "the normalised count-weighted sum of their links' learned vectors",
-        "metrics": {"epochs": len(history), **(summary["last"] or {}),
-                    "exported": metrics["exported"]},
-        "quality": metrics.get("quality"),
-        "projector_points": projector_points,
-        "film_map": film_map,
-        "config": cfg.to_dict(),
-        "config_sources": cfg.sources,
-        "code_version": code_version(),
-        "seconds": seconds,
-    }
+    manifest = build_manifest(
+        RUN_KIND, RUN_SCHEMA_VERSION, cfg,
+        tables={"folder": str(Path(tables.folder).resolve()), "id": tables.manifest["id"]},
+        dim=int(films.shape[1]),
+        counts={"films": int(films.shape[0]), "links": int(links.shape[0]),
+                "train_pairs": len(trainer.data.train),
+                "heldout_pairs": len(trainer.data.heldout)},
+        embeddings={"films": "embeddings/films.npy", "links": "embeddings/links.npy",
+                    "film_titles": "embeddings/films.parquet",
+                    "link_titles": "embeddings/links.parquet", "normalized": True,
+                    **({"film_map": film_map["coordinates"]} if film_map else {})},
+        film_vectors="the normalised count-weighted sum of their links' learned vectors",
+        metrics={"epochs": len(history), **(summary["last"] or {}),
+                 "exported": metrics["exported"]},
+        quality=metrics.get("quality"),
+        projector_points=projector_points,
+        film_map=film_map,
+        seconds=seconds,
+    )
     incomplete = incomplete_tables_note(tables.manifest)
     if incomplete:
         manifest["tables"]["incomplete"] = incomplete

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from conf.errors import WikifilmsError
 
-class TruthError(ValueError):
+
+class TruthError(WikifilmsError, ValueError):
     """A pairs file that cannot be used; the message names it."""
 
 

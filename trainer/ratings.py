@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from conf.errors import WikifilmsError
 from conf.manifest import RATINGS_KIND, RATINGS_SCHEMA_VERSION, read_manifest
 
 
-class RatingsError(ValueError):
+class RatingsError(WikifilmsError, ValueError):
     """A ratings folder the trainer cannot use; the message names it and the fix."""
 
 

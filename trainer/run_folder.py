@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+from conf.errors import WikifilmsError
 from conf.manifest import MANIFEST, RUN_KIND, RUN_SCHEMA_VERSION, STARTED, read_manifest, write_json
 from conf.outputs import OutputFolderError, check_output_folder, folder_kind
 
@@ -15,7 +16,7 @@ from conf.outputs import OutputFolderError, check_output_folder, folder_kind
 STATE = "state.json"
 
 
-class RunFolderError(ValueError):
+class RunFolderError(WikifilmsError, ValueError):
     """A run folder that cannot be written, resumed or read; the message says what to do."""
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from conf.errors import WikifilmsError
 from conf.manifest import MANIFEST, TABLES_KIND, TABLES_SCHEMA_VERSION, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ REQUIRED_COLUMNS: dict[str, dict[str, pa.DataType]] = {
 ATTRIBUTE_COLUMNS = ("director", "year")
 
 
-class TablesError(ValueError):
+class TablesError(WikifilmsError, ValueError):
     """Tables the trainer cannot use; the message names the folder and the fix."""
 
 
