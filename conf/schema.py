@@ -167,6 +167,7 @@ RULES: dict[str, dict[str, Any]] = {
         "disliked_weight": SHARE, "test_per_user": Number(1), "validation_per_user": Number(1),
         "cold_share": Number(0, 0.9), "link_min_items": Number(1), "seed": SEED,
         "early_stop_patience": COUNT, "early_stop_min_delta": COUNT, "eval_max_users": COUNT,
+        "validation_max_users": COUNT, "jit_compile": FLAG,
         "deterministic": FLAG,
     },
     "rate": {
@@ -175,7 +176,7 @@ RULES: dict[str, dict[str, Any]] = {
         "mlp_branch": FLAG, "mlp": Each(Number(1)), "dropout": Number(0, 1, high_open=True),
         "gmf": FLAG, "epochs": Number(1), "batch_size": Number(1), "optimizer": OPTIMIZERS,
         "learning_rate": POSITIVE, "l2": COUNT, "init_stddev": POSITIVE, "seed": SEED,
-        "deterministic": FLAG,
+        "deterministic": FLAG, "jit_compile": FLAG,
     },
     "ratings": {
         "year_tolerance": Number(0, 10), "examples": Number(0, 1000), "min_year": YEAR,

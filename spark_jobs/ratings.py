@@ -35,6 +35,7 @@ import tempfile
 import time
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from conf import Config, cli
@@ -384,21 +385,30 @@ def run(spark, cfg: Config, ratings_path: str, tables_dir: str, out: str,
                     Path(scratch))
 
 
-def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest: dict,
-         publisher: OutputPublisher, scratch: Path) -> dict:
+@dataclass
+class Source:
+    """The ratings of a source, read and cleaned (extract): bad lines counted, a repeated
+    (user, item) kept once, the years and the k-core applied."""
+
+    folder: str
+    layout: Layout
+    ratings: object  # DataFrame: user, item, rating, timestamp
+    skipped: dict
+    skipped_examples: dict
+    replaced: int  # ratings of a (user, item) rated again later
+    filtered: dict
+    cached: list  # DataFrames to unpersist when the job is done
+
+
+def read_source(spark, ratings_path: str, folder: str, r: dict) -> Source:
+    """read_ratings -> skipped_lines -> latest_ratings -> keep_ratings; InputError (nothing
+    written) when no rating is left."""
     from pyspark.sql import functions as F
 
-    from spark_jobs.session import apply_job_settings
-
-    apply_job_settings(spark, cfg)
-    started = time.monotonic()
-    r = cfg["ratings"]
-    folder = unpacked(ratings_path, scratch)
     layout = find_layout(spark, folder)
-    logger.info("%s: MovieLens layout %s", folder, layout.name)
-
+    logger.info("%s: layout %s", folder, layout.name)
     raw = read_ratings(spark, folder, layout).persist()
-    skipped, skipped_examples = skipped_lines(raw, r["examples"])
+    skipped, examples = skipped_lines(raw, r["examples"])
     rated = raw.filter(F.col("skip").isNull())
     deduplicated = latest_ratings(rated).persist()
     parsed, distinct = rated.count(), deduplicated.count()
@@ -407,13 +417,22 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
     if kept == 0:
         raise InputError(empty_reason(ratings_path, parsed + sum(skipped.values()), skipped,
                                       distinct, filtered))
+    return Source(folder, layout, good, skipped, examples, parsed - distinct, filtered,
+                  [raw, deduplicated])
+
+
+def linked_tables(spark, source: Source, tables_dir: str, tables_manifest: dict, r: dict):
+    """(ratings, items, users) DataFrames to write (transform): dense ids, each catalogue
+    item linked to a film of the tables or told why not."""
+    from pyspark.sql import functions as F
+
+    good, folder, layout = source.ratings, source.folder, source.layout
     catalogue = read_items(spark, folder, layout)
     if layout.name == "amazon":  # the products of the kept reviews, not the whole shop
         catalogue = catalogue.join(good.select("item").distinct(), "item", "left_semi")
     user_ids = dense_ids(good.select("user"), "user", "user_id").persist()
     item_ids = dense_ids(good.select("item").unionByName(catalogue.select("item")), "item",
                          "item_id").persist()
-
     films = spark.read.parquet(f"{tables_dir}/{tables_manifest['tables']['films']['path']}")
     redirects = spark.read.parquet(
         f"{tables_dir}/{tables_manifest['tables']['redirects']['path']}").select(
@@ -421,6 +440,7 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
         spark.createDataFrame([], "source string, target string")
     items = item_ids.join(catalogue, "item", "left").persist()
     links = link_items(item_candidates(items, films, redirects, r["year_tolerance"])).persist()
+    source.cached += [user_ids, item_ids, items, links]
     items_out = (items.join(links, "item_id", "left")
                  .select("item_id", F.col("item").alias("source_id"), "title",
                          title_year("title").alias("year"),
@@ -429,7 +449,7 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
                                                         F.lit("not in the catalogue"))
                                     .otherwise(F.lit("no film of that title and year")))
                          .alias("linked_by"))
-                 .repartition(1).sortWithinPartitions("item_id")).persist()
+                 .repartition(1).sortWithinPartitions("item_id"))
     ratings_out = (good.join(F.broadcast(user_ids), "user").join(F.broadcast(item_ids), "item")
                    .select("user_id", "item_id", F.col("rating").cast("float").alias("rating"),
                            "timestamp")
@@ -441,31 +461,53 @@ def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest
                  .select("user_id", "source_id", *[c for c in users_out.columns
                                                    if c not in ("user", "user_id")])
                  .repartition(1).sortWithinPartitions("user_id"))
+    return ratings_out, items_out, users_out
 
+
+def write_tables(spark, publisher: OutputPublisher, tables: dict) -> dict:
+    """Each table into the staging folder (load); {name: path, rows, columns}."""
     counts = {}
-    for name, df in (("ratings", ratings_out), ("items", items_out), ("users", users_out)):
+    for name, df in tables.items():
         df.write.mode("overwrite").parquet(publisher.table_path(name))
         counts[name] = {"path": name, "rows": spark.read.parquet(publisher.table_path(name))
                         .count(), "columns": df.columns}
-    linking = _linking_report(spark, publisher, r["examples"])
+    return counts
+
+
+def _run(spark, cfg: Config, ratings_path: str, tables_dir: str, tables_manifest: dict,
+         publisher: OutputPublisher, scratch: Path) -> dict:
+    from spark_jobs.progress import StageProgress
+    from spark_jobs.session import apply_job_settings
+
+    apply_job_settings(spark, cfg)
+    started = time.monotonic()
+    r = cfg["ratings"]
+    progress = StageProgress(spark.sparkContext, cfg["spark"]["progress_interval_s"], "ratings")
+    with progress:
+        source = read_source(spark, ratings_path, unpacked(ratings_path, scratch), r)
+        ratings_out, items_out, users_out = linked_tables(spark, source, tables_dir,
+                                                          tables_manifest, r)
+        counts = write_tables(spark, publisher, {"ratings": ratings_out, "items": items_out,
+                                                 "users": users_out})
+        linking = _linking_report(spark, publisher, r["examples"])
     manifest = build_manifest(
         RATINGS_KIND, RATINGS_SCHEMA_VERSION, cfg, sections=["ratings"],
         manifest_id=publisher.run_id,
-        input={"path": ratings_path, "layout": layout.name},
+        input={"path": ratings_path, "layout": source.layout.name},
         films_tables={"folder": tables_dir, "id": tables_manifest["id"]},
         tables=counts,
-        scale=list(layout.scale),
-        lines_skipped=skipped,
-        skipped_examples=skipped_examples,
-        duplicates={"ratings_replaced": parsed - distinct,
+        scale=list(source.layout.scale),
+        lines_skipped=source.skipped,
+        skipped_examples=source.skipped_examples,
+        duplicates={"ratings_replaced": source.replaced,
                     "rule": "a repeated (user, item) keeps its latest rating by timestamp "
                             "(the later line on a tie)"},
-        ratings_filtered=filtered,
+        ratings_filtered=source.filtered,
         linking=linking,
         seconds=round(time.monotonic() - started, 3),
     )
     publisher.commit(manifest)
-    for df in (raw, deduplicated, user_ids, item_ids, items, links, items_out):
+    for df in source.cached:
         df.unpersist()
     logger.info("done: %d ratings, %d users, %d items; %.1f %% of items and %.1f %% of "
                 "ratings linked to films", counts["ratings"]["rows"], counts["users"]["rows"],

@@ -10,16 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conf import load_config
+from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = (os.environ.get("WIKIFILMS_CHROMIUM") or shutil.which("chromium")
@@ -50,25 +49,6 @@ def demo(spark, tmp_path_factory) -> dict:
     train(str(root / "tables"), root / "run", cfg)
     build_index(root / "run", root / "index", cfg)
     return {"index": root / "index", "map": np.load(root / "index" / "films_map.npy")}
-
-
-@contextmanager
-def serving(index: Path):
-    """The page's server on a free local port, in a thread; its address."""
-    from index.serve import make_server
-
-    server, sock, url = make_server(index, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

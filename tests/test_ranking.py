@@ -406,3 +406,26 @@ def test_the_index_scores_a_user_as_the_trained_keras_model_does(franchise, tmp_
                              "item": tf.constant(np.arange(n_items, dtype=np.int32)[None, :])})
         np.testing.assert_allclose(np.asarray(ranking.items) @ np.asarray(ranking.users[user]),
                                    every.numpy()[0], atol=1e-5)
+
+
+# Issue 36: at MovieLens-25M's size the item-kNN baseline's items x items matrix does not fit;
+# it keeps each item's most similar items, computed a block at a time.
+def test_item_knn_truncated_to_every_neighbour_is_the_exact_one_and_the_auc_two_ways():
+    import scipy.sparse as sp
+
+    from trainer.recommend.metrics import AucTask, ItemKNN, mean_auc, mean_auc_by_ranks
+
+    x = sp.random(400, 250, density=0.05, random_state=1, format="csr")
+    x.data[:] = 1.0
+    users = np.arange(400)
+    exact = ItemKNN(x)(users)
+    blocks = ItemKNN(x, neighbours=249, exact_up_to=0, block=64)
+    np.testing.assert_allclose(blocks(users), exact, atol=1e-5)
+    few = ItemKNN(x, neighbours=5, exact_up_to=0, block=64)
+    assert few.similar.getnnz(axis=1).max() <= 5
+    rng = np.random.default_rng(2)
+    task = AucTask.build("t", rng.integers(0, 400, 3000), rng.integers(0, 250, 3000),
+                         rng.integers(1, 6, 3000).astype(float), np.arange(250), 4.0)
+    for scorer in (ItemKNN(x), few, lambda u: np.round(exact[u], 1)):  # ties included
+        assert mean_auc(scorer, task) == pytest.approx(mean_auc_by_ranks(scorer, task),
+                                                       abs=1e-12)

@@ -10,7 +10,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ from conf import load_config
 from index.build import build_index
 from index.cli import main
 from index.folder import IndexFolderError
+from tests.serving import serving
 
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
@@ -254,25 +254,6 @@ def test_an_ipv6_host_is_given_as_in_a_url():
         pytest.skip(f"no IPv6 loopback on this machine: {e}")
     with listen("[::1]", 0) as sock:
         assert sock.getsockname()[0] == "::1"
-
-
-@contextmanager
-def serving(index, **kwargs):
-    """`index serve`'s server on a free local port, in a thread; its address."""
-    from index.serve import make_server
-
-    server, sock, url = make_server(index, "127.0.0.1", 0, **kwargs)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def fetch(url: str) -> tuple[int, dict, dict]:

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from conf.manifest import RATING_KIND, RUN_KIND
     from trainer.recommend.inputs import check_inputs
-    from trainer.run_folder import check_run_dir
+    from trainer.run_folder import check_run_dir, worker_of_env
 
     try:
         if args.command == "train":
@@ -145,14 +145,19 @@ def main(argv: list[str] | None = None) -> int:
             # TF_CPP_MIN_LOG_LEVEL does not silence).
             cfg = cli.load(args)
             tables_id = read_tables_manifest(args.tables)["id"]
-            check_run_dir(Path(args.out), kind=RUN_KIND, what="run folder", upstream="tables",
-                          source=args.tables, source_id=tables_id, inputs=[args.tables],
-                          resume=args.resume, overwrite=args.overwrite)
+            if worker_of_env().chief:  # a worker beside the chief writes nothing in --out
+                check_run_dir(Path(args.out), kind=RUN_KIND, what="run folder",
+                              upstream="tables", source=args.tables, source_id=tables_id,
+                              inputs=[args.tables], resume=args.resume,
+                              overwrite=args.overwrite)
             from trainer.train import run
 
             manifest = run(args.tables, args.out, cfg, resume=args.resume,
                            overwrite=args.overwrite, pairs=args.pairs,
                            ratings=args.ratings)
+            if "worker" in manifest:
+                print(dumps({"run": args.out, **manifest}, indent=2))
+                return 0
             print(dumps({"run": args.out, **manifest["metrics"],
                               "quality": manifest["quality"],
                               **({"incomplete_tables": manifest["tables"]["incomplete"]}

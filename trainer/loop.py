@@ -99,11 +99,12 @@ class EpochLoop:
         """Whether fit has nothing left to do: every epoch run, or stopped early."""
         return self.state.epoch >= self.settings.epochs or self.should_stop()
 
-    def resume(self) -> None:
-        """Restore the latest checkpoint and the position beside it; RunFolderError when
-        there is none or it does not fit this task's model, before anything has changed."""
+    def resume(self, source: Path | None = None) -> None:
+        """Restore the latest checkpoint and the position beside it (from `source`, another
+        worker's checkpoint folder, when given); RunFolderError when there is none or it
+        does not fit this task's model, before anything has changed."""
         restore_latest(self.checkpoint, self.manager, self.state, self.checkpoints.parent,
-                       self.upstream)
+                       self.upstream, source)
         logger.info("%s resumed from %s: epoch %d, step %d", self.task.name,
                     self.manager.latest_checkpoint, self.state.epoch + 1, self.state.step)
 

@@ -31,14 +31,18 @@ _POSITIVES, _NEGATIVES, _REDRAW = 1, 2, 3
 class PairSampler:
     """What the in-graph samplers need, as constant tensors.
 
-    known_keys: sorted int64 film * n_items + item for every training positive (accidental
-    hits are looked up here with a binary search). negative_cdf: cumulative sampling
-    probabilities over items, by item_counts ** power (word2vec's 0.75: uniform negatives
-    were measured worse, docs/quality.md).
+    The training positives as CSR: known_items (int32, each query's items sorted) and
+    known_indptr (int64 [n_queries + 1]); an accidental hit is found by a binary search in
+    the query's own items (search_steps halvings: a few, where one search over every
+    positive of a 20M-rating set takes 25 and was the pipeline's largest cost).
+    negative_cdf: cumulative sampling probabilities over items, by item_counts ** power
+    (word2vec's 0.75: uniform negatives were measured worse, docs/quality.md).
     """
 
     n_items: int
-    known_keys: tf.Tensor
+    known_items: tf.Tensor
+    known_indptr: tf.Tensor
+    search_steps: int
     negative_cdf: tf.Tensor
 
     @classmethod
@@ -51,19 +55,34 @@ class PairSampler:
     def from_weights(cls, positives: np.ndarray, weights: np.ndarray) -> PairSampler:
         """Negatives drawn in proportion to `weights` [n_items] (0: never drawn)."""
         n_items = len(weights)
-        keys = positives[:, 0].astype(np.int64) * n_items + positives[:, 1]
+        keys = np.unique(positives[:, 0].astype(np.int64) * n_items + positives[:, 1])
+        n_queries = int(positives[:, 0].max(initial=-1)) + 1
+        indptr = np.searchsorted(keys, np.arange(n_queries + 1, dtype=np.int64) * n_items)
+        longest = int(np.diff(indptr).max(initial=0))
         p = weights.astype(np.float64)
-        return cls(n_items=n_items, known_keys=tf.constant(np.unique(keys), dtype=tf.int64),
+        return cls(n_items=n_items,
+                   known_items=tf.constant((keys % n_items).astype(np.int32)),
+                   known_indptr=tf.constant(indptr.astype(np.int64)),
+                   search_steps=int(np.ceil(np.log2(longest + 1))) + 1,
                    negative_cdf=tf.constant(np.cumsum(p) / p.sum(), dtype=tf.float64))
 
     def is_known(self, films: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
         """bool, shape of broadcast(films, items): is (film, item) a training positive?"""
-        keys = tf.cast(films, tf.int64) * self.n_items + tf.cast(items, tf.int64)
-        flat = tf.reshape(keys, [-1])
-        at = tf.searchsorted(self.known_keys, flat, side="left")
-        at = tf.minimum(at, tf.size(self.known_keys, out_type=at.dtype) - 1)
-        found = tf.equal(tf.gather(self.known_keys, at), flat)
-        return tf.reshape(found, tf.shape(keys))
+        shape = tf.broadcast_dynamic_shape(tf.shape(films), tf.shape(items))
+        films = tf.reshape(tf.broadcast_to(films, shape), [-1])
+        items = tf.reshape(tf.broadcast_to(tf.cast(items, tf.int32), shape), [-1])
+        last = tf.size(self.known_items, out_type=tf.int64) - 1
+        lo = tf.gather(self.known_indptr, films)
+        end = tf.gather(self.known_indptr, films + 1)
+        hi = end
+        for _ in range(self.search_steps):  # lo: the first of the film's items >= the item
+            mid = (lo + hi) // 2
+            less = (tf.gather(self.known_items, tf.clip_by_value(mid, 0, last)) < items) \
+                & (mid < hi)
+            lo = tf.where(less, mid + 1, lo)
+            hi = tf.where(less, hi, mid)
+        found = tf.gather(self.known_items, tf.clip_by_value(lo, 0, last))
+        return tf.reshape((lo < end) & tf.equal(found, items), shape)
 
     def draw(self, shape, seed: tf.Tensor) -> tf.Tensor:
         """int32 items of `shape`, by the sampler's frequency power."""
@@ -84,10 +103,15 @@ class PairSampler:
         column = films[:, None]
         hit = self.is_known(column, items)
         if policy == "reject":
+            # Only the hits are drawn again and looked up again (a few in a thousand).
+            queries = tf.broadcast_to(column, shape)
             for r in range(rounds):
                 redraw = self.draw(shape, tf.stack([seed[0], seed[1] * 16 + _REDRAW + 4 * r]))
-                items = tf.where(hit, redraw, items)
-                hit = self.is_known(column, items)
+                at = tf.where(hit)
+                again = tf.gather_nd(redraw, at)
+                items = tf.tensor_scatter_nd_update(items, at, again)
+                hit = tf.tensor_scatter_nd_update(
+                    hit, at, self.is_known(tf.gather_nd(queries, at), again))
         return items, 1.0 - tf.cast(hit, tf.float32)
 
 
@@ -142,7 +166,8 @@ def rating_batches(user: np.ndarray, item: np.ndarray, rating: np.ndarray, *, ba
 
 
 def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: int,
-                     counts: np.ndarray | None = None, first_step: int = 0) -> tf.data.Dataset:
+                     counts: np.ndarray | None = None, first_step: int = 0,
+                     shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
     """(step, films [B], items [B]) for one epoch, starting at `first_step`.
 
     Without counts: a stateless shuffle of all positives, cut into batches of exactly B (the
@@ -154,7 +179,12 @@ def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: i
     films_t = tf.constant(positives[:, 0], tf.int32)
     items_t = tf.constant(positives[:, 1], tf.int32)
 
+    index, shards = shard
+
     def gather(step, rows):
+        if shards > 1:  # this worker's share of the step's global batch (whole rows only)
+            part = batch_size // shards
+            rows = rows[index * part:(index + 1) * part]
         return step, tf.gather(films_t, rows), tf.gather(items_t, rows)
 
     if counts is None:
@@ -176,12 +206,18 @@ def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: i
 def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size: int,
                       negatives_per_positive: int, policy: str, reject_rounds: int, seed: int,
                       epoch: int, counts: np.ndarray | None = None,
-                      first_step: int = 0) -> tf.data.Dataset:
-    """Batches (layout in the module docstring), one epoch."""
+                      first_step: int = 0, shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
+    """Batches (layout in the module docstring), one epoch. With `shard` = (i, n), part i
+    of n of each step's batch: what worker i of n trains on (every worker the same steps,
+    the global batch theirs together)."""
     k = negatives_per_positive
 
+    index, shards = shard
+
     def add_negatives(step, films, items):
-        negatives, weights = sampler.negatives(films, k, _step_seed(seed, epoch, _NEGATIVES, step),
+        # Each worker its own draws (one worker: the step's own seed, as before).
+        draw = step * shards + index
+        negatives, weights = sampler.negatives(films, k, _step_seed(seed, epoch, _NEGATIVES, draw),
                                                policy, reject_rounds)
         b = tf.shape(films)[0]
         return {
@@ -191,6 +227,6 @@ def pointwise_dataset(positives: np.ndarray, sampler: PairSampler, *, batch_size
             "weight": tf.concat([tf.ones([b, 1]), weights], axis=1),
         }
 
-    ds = positive_batches(positives, batch_size, seed, epoch, counts, first_step)
+    ds = positive_batches(positives, batch_size, seed, epoch, counts, first_step, shard)
     return ds.map(add_negatives, num_parallel_calls=tf.data.AUTOTUNE,
                   deterministic=True).prefetch(tf.data.AUTOTUNE)

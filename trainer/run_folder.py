@@ -4,8 +4,10 @@ preparing one to train into (a fresh one, or one to resume), for every model of 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from conf.errors import WikifilmsError
@@ -83,6 +85,37 @@ def prepare_run_dir(run_dir: Path, *, kind: str, what: str, upstream: str, sourc
     })
 
 
+@dataclass(frozen=True)
+class Worker:
+    """This process's place among `train.strategy = "multi_worker"` workers (TF_CONFIG):
+    the chief writes the run folder; the others train beside it and write nothing there."""
+
+    index: int = 0
+    count: int = 1
+    chief: bool = True
+
+
+def worker_of_env(environ=os.environ) -> Worker:
+    """The Worker that TF_CONFIG describes (one chief alone without it), read without
+    TensorFlow so that a worker knows, before any check, whether --out is its own to write.
+    The chief is the "chief" task, or worker 0 when the cluster names none."""
+    raw = environ.get("TF_CONFIG")
+    if not raw:
+        return Worker()
+    try:
+        config = json.loads(raw)
+        cluster, task = config["cluster"], config["task"]
+        workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+        index = int(task["index"])
+        chief = task["type"] == "chief" or (task["type"] == "worker" and index == 0
+                                            and "chief" not in cluster)
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunFolderError(f"TF_CONFIG is not a cluster description ({e}): "
+                             'give {"cluster": {"worker": ["host:port", ...]}, '
+                             '"task": {"type": "worker", "index": N}}') from e
+    return Worker(index=index, count=workers, chief=chief)
+
+
 class TrainingState:
     """Where the run is (epoch, step within it) and the metrics so far, saved with checkpoints."""
 
@@ -102,19 +135,24 @@ class TrainingState:
 
 
 def restore_latest(checkpoint, manager, state: TrainingState, run_dir: Path,
-                   upstream: str) -> None:
-    """Restore the latest checkpoint of `manager` and the position beside it; RunFolderError
-    when there is none, or it does not fit this model (other `upstream` data, dimension or
-    settings), before anything in the run folder has changed."""
+                   upstream: str, source: Path | None = None) -> None:
+    """Restore the latest checkpoint of `manager` (or of the folder `source`: a worker
+    resuming from the chief's) and the position beside it; RunFolderError when there is
+    none, or it does not fit this model (other `upstream` data, dimension or settings),
+    before anything in the run folder has changed."""
     import tensorflow as tf  # here: the CLI imports this module before TensorFlow
 
-    if manager.latest_checkpoint is None or not state.path.exists():
+    latest = tf.train.latest_checkpoint(str(source)) if source else manager.latest_checkpoint
+    state_path = source / STATE if source else state.path
+    if latest is None or not state_path.exists():
         raise RunFolderError(f"{run_dir}: no checkpoint to resume from; start without --resume")
     try:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        checkpoint.restore(latest).assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise RunFolderError(
-            f"{manager.latest_checkpoint} does not fit this model ({first[:200]}): resume with "
+            f"{latest} does not fit this model ({first[:200]}): resume with "
             f"the {upstream} and settings the run started with, or start a new run") from e
-    state.load()
+    data = json.loads(state_path.read_text())
+    state.epoch, state.step = data["epoch"], data["step"]
+    state.global_step, state.history = data["global_step"], data["history"]

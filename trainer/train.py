@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from trainer.loop import EpochLoop, LoopSettings
 from trainer.models import FilmEmbeddingModel
 from trainer.optimizers import make_optimizer
 from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
+from trainer.run_folder import Worker, worker_of_env
 from trainer.steps import make_train_step, pointwise_loss
 from trainer.tables import Tables, heldout_mask, load_tables
 
@@ -87,8 +89,10 @@ class Trainer:
 
     name = "films"
 
-    def __init__(self, data: Data, cfg, run_dir: Path, strategy: tf.distribute.Strategy) -> None:
+    def __init__(self, data: Data, cfg, run_dir: Path, strategy: tf.distribute.Strategy,
+                 worker: Worker | None = None) -> None:
         self.data, self.cfg, self.run_dir, self.strategy = data, cfg, run_dir, strategy
+        self.worker = worker = worker or Worker()
         t = cfg["train"]
         self.t = t
         with strategy.scope():
@@ -104,8 +108,12 @@ class Trainer:
                                      jit)
         self.held = held_out_for(data.train, data.heldout, data.tables.n_links, cfg)
         self.checkpoint = {"model": self.model, "optimizer": self.optimizer}
-        self.loop = EpochLoop(self, LoopSettings.of(t, "auc"), checkpoints=run_dir / "checkpoints",
-                              logs=run_dir / "logs" / "train", upstream="tables")
+        # A worker other than the chief checkpoints (every worker must take part in a
+        # save) into a folder of its own and writes no logs; the run folder is the chief's.
+        own = run_dir if worker.chief else Path(tempfile.mkdtemp(prefix="wikifilms-worker-"))
+        self.loop = EpochLoop(self, LoopSettings.of(t, "auc"), checkpoints=own / "checkpoints",
+                              logs=run_dir / "logs" / "train" if worker.chief else None,
+                              upstream="tables")
 
     @property
     def state(self):
@@ -116,13 +124,22 @@ class Trainer:
 
     def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
         t = self.t
-        ds = pointwise_dataset(
-            self.data.train, self.sampler, batch_size=t["batch_size"],
-            negatives_per_positive=t["negatives_per_positive"],
-            policy=t["accidental_positives"], reject_rounds=t["reject_rounds"],
-            seed=t["seed"], epoch=epoch, counts=self.data.positive_counts,
-            first_step=first_step)
-        return self.strategy.experimental_distribute_dataset(ds)
+
+        def dataset(shard=(0, 1)):
+            return pointwise_dataset(
+                self.data.train, self.sampler, batch_size=t["batch_size"],
+                negatives_per_positive=t["negatives_per_positive"],
+                policy=t["accidental_positives"], reject_rounds=t["reject_rounds"],
+                seed=t["seed"], epoch=epoch, counts=self.data.positive_counts,
+                first_step=first_step, shard=shard)
+
+        if self.worker.count > 1:
+            # Each worker makes its part of every step's batch (the same steps on all, so
+            # no worker waits for a step the others never take).
+            return self.strategy.distribute_datasets_from_function(
+                lambda context: dataset((context.input_pipeline_id,
+                                         context.num_input_pipelines)))
+        return self.strategy.experimental_distribute_dataset(dataset())
 
     def train_step(self, batch):
         return self._step(batch)["loss"]
@@ -154,9 +171,10 @@ class Trainer:
         return evaluate_vectors(films, links, self.held, self.cfg["eval"]["recall_at"])
 
     def resume(self) -> None:
-        """Restore the latest checkpoint; RunFolderError when it does not fit this model (other
-        tables, dimension or model), before anything in the run folder has changed."""
-        self.loop.resume()
+        """Restore the latest checkpoint (a worker: the chief's); RunFolderError when it does
+        not fit this model (other tables, dimension or model), before anything in the run
+        folder has changed."""
+        self.loop.resume(None if self.worker.chief else self.run_dir / "checkpoints")
 
     def fit(self, stop_after_steps: int | None = None) -> list[dict]:
         """Train to the configured epochs (or early stop); the per-epoch history."""
@@ -188,12 +206,15 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
     if pairs:
         read_pairs(pairs, tables.film_titles)
     rated = load_ratings(ratings, tables.manifest["id"]) if ratings else None
-    prepare_run_dir(run_dir, tables, resume, overwrite)
+    worker = worker_of_env()
+    if worker.chief:  # the run folder is the chief's: the other workers never touch it
+        prepare_run_dir(run_dir, tables, resume, overwrite)
     data = prepare_data(tables, cfg)
-    trainer = Trainer(data, cfg, run_dir, strategy)
+    trainer = Trainer(data, cfg, run_dir, strategy, worker)
     if resume:
         trainer.resume()
-        (run_dir / MANIFEST).unlink(missing_ok=True)  # unfinished again until export
+        if worker.chief:
+            (run_dir / MANIFEST).unlink(missing_ok=True)  # unfinished again until export
     logger.info("training: %d positives, %d steps/epoch of %d examples, %d held-out links, "
                 "%d replica(s)", len(data.train),
                 trainer.steps_per_epoch, trainer.examples_per_step, len(data.heldout),
@@ -201,5 +222,9 @@ def run(tables_dir: str, run_dir: str | Path, cfg, *, resume: bool = False,
     history = trainer.fit(stop_after_steps)
     if not trainer.loop.finished:
         return None
+    if not worker.chief:
+        logger.info("worker %d of %d: trained %d epochs beside the chief, which writes %s",
+                    worker.index, worker.count, len(history), run_dir)
+        return {"worker": worker.index, "epochs": len(history)}
     return export.export_run(trainer, history, cfg, pairs=pairs, ratings=rated,
                              seconds=time.perf_counter() - started)

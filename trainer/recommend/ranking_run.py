@@ -76,13 +76,14 @@ def prepare_data(ratings: Ratings, films: FilmsRun | None, cfg) -> RankingData:
     trained[ratings.item[split.train]] = True
     warm = np.flatnonzero(split.warm_items(catalogue.n_items))
 
-    def task(name, rows, candidates):
+    def task(name, rows, candidates, max_users=r["eval_max_users"]):
         return AucTask.build(name, ratings.user[rows], ratings.item[rows], ratings.rating[rows],
-                             candidates, r["min_rating"], r["eval_max_users"], r["seed"])
+                             candidates, r["min_rating"], max_users, r["seed"])
 
     return RankingData(ratings=ratings, catalogue=catalogue, split=split, positives=positives,
                        positive_weights=weights, trained_items=trained,
-                       validation=task("validation", split.validation, warm),
+                       validation=task("validation", split.validation, warm,
+                                       r["validation_max_users"]),
                        test=task("test", split.test, warm),
                        cold=task("cold", split.cold_test, split.cold_items), films=films)
 
@@ -136,7 +137,7 @@ class RankingTrainer:
     def _make_step(self):
         model, optimizer, r = self.model, self.optimizer, self.r
 
-        @tf.function
+        @tf.function(jit_compile=r["jit_compile"])
         def step(batch):
             with tf.GradientTape() as tape:
                 scores, users, items = model({"user": batch["query"], "item": batch["item"]})

@@ -122,7 +122,7 @@ class RatingFit:
     def _make_step(self):
         model, optimizer, l2 = self.model, self.optimizer, self.r["l2"]
 
-        @tf.function
+        @tf.function(jit_compile=self.r["jit_compile"])
         def step(batch):
             with tf.GradientTape() as tape:
                 predicted, uv, iv = model({"user": batch["query"], "item": batch["item"]},
