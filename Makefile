@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
 .PHONY: setup demo test test-fast bench bench-ingest bench-parse bench-train bench-index \
-	bench-quality bench-ranking bench-serve zip lint clean \
+	bench-quality bench-ranking bench-serve bench-scale bench-peers peers zip lint clean \
 	download full
 
 # Idempotent: re-installs only when pyproject.toml changed since the last install.
@@ -82,6 +82,29 @@ bench-ranking: setup
 # The web page and its API on the full-size synthetic index (150k films; chromium for the page).
 bench-serve: setup
 	$(PY) -m bench.serve
+
+# Every stage at the English Wikipedia's and MovieLens-25M's size (generated under data/scale,
+# ~2 GB; the whole run takes hours on 2 cores: bench/README.md, "Real size").
+bench-scale: setup
+	@test -f data/scale/made.json || $(PY) -m bench.scale --make
+	$(PY) -m bench.scale
+
+# LightFM, implicit (ALS, BPR) and EASE on our split of MovieLens-100K (bench-ranking's run)
+# and of the 25M shape (bench-scale's), scored by our AUC code.
+bench-peers: setup peers
+	$(PY) -m bench.ranking --work data/bench/ranking
+	$(PY) -m bench.peers --ranking data/bench/ranking/ranking --films-run data/bench/ranking/run \
+		--name movielens-100k
+	@if test -f data/scale/ranking/manifest.json; then $(PY) -m bench.peers --ranking \
+		data/scale/ranking --films-run data/scale/run --name movielens-25m-shape \
+		--epochs 20 --iterations 20 --bpr-iterations 100; fi
+
+# The peers are not dependencies of any stage: LightFM 1.17 builds only without build
+# isolation, with setuptools < 68 and Cython (docs/stack.md).
+peers: setup
+	$(PY) -m pip install --disable-pip-version-check -q "setuptools<68" wheel cython
+	$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation lightfm==1.17
+	$(PY) -m pip install --disable-pip-version-check -q implicit==0.7.3
 
 # The zip for `spark-submit --py-files`: the project's packages (conf files included).
 zip: dist/wikifilms-jobs.zip

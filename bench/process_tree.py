@@ -9,6 +9,7 @@ misses a peak shorter than that, so the figure is a lower bound on the true peak
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -38,10 +39,8 @@ def tree_rss(pid: int) -> int:
     tree, total, todo = _children(), 0, [pid]
     while todo:
         p = todo.pop()
-        try:
+        with contextlib.suppress(OSError):  # ended meanwhile
             total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
-        except OSError:
-            pass
         todo += tree.get(p, [])
     return total
 

@@ -160,7 +160,7 @@ RULES: dict[str, dict[str, Any]] = {
     },
     "rank": {
         "features": FEATURES, "user_features": SubsetOf(("ids", "history")),
-        "compare": FLAG, "dim": Number(2), "epochs": Number(1), "batch_size": Number(1),
+        "compare": FLAG, "dim": Number(2), "epochs": Number(1), "batch_size": COUNT,
         "negatives_per_positive": Number(1), "loss": OneOf(("bpr", "softmax")),
         "negative_power": Number(0, 2), "optimizer": OPTIMIZERS, "learning_rate": POSITIVE,
         "l2": COUNT, "init_stddev": POSITIVE, "min_rating": POSITIVE,
@@ -173,8 +173,10 @@ RULES: dict[str, dict[str, Any]] = {
     "rate": {
         # More than 20 folds measures little more and trains 20+ models.
         "features": FEATURES, "folds": Number(1, 20), "dim": Number(2),
+        "validation_share": Number(0, 0.5, high_open=True), "early_stop_patience": COUNT,
+        "early_stop_min_delta": COUNT,
         "mlp_branch": FLAG, "mlp": Each(Number(1)), "dropout": Number(0, 1, high_open=True),
-        "gmf": FLAG, "epochs": Number(1), "batch_size": Number(1), "optimizer": OPTIMIZERS,
+        "gmf": FLAG, "epochs": Number(1), "batch_size": COUNT, "optimizer": OPTIMIZERS,
         "learning_rate": POSITIVE, "l2": COUNT, "init_stddev": POSITIVE, "seed": SEED,
         "deterministic": FLAG, "jit_compile": FLAG,
     },

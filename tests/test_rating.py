@@ -225,3 +225,21 @@ def test_the_index_predicts_the_stars_the_trained_keras_model_predicts(tmp_path,
                                              rating.low, rating.high)
         np.testing.assert_allclose(rating.predict(rating.users[user], list(items)), keras,
                                    atol=1e-5)
+
+
+def test_validation_rows_hold_out_a_share_of_each_users_ratings_never_all():
+    from trainer.recommend.rating_run import validation_rows
+
+    user = np.repeat(np.arange(4), [100, 20, 4, 5])
+    held = validation_rows(user, 0.05, seed=1)
+    assert [int(held[user == u].sum()) for u in range(4)] == [5, 1, 0, 1]
+    assert np.array_equal(held, validation_rows(user, 0.05, seed=1))
+
+
+def test_batches_grow_with_the_set_in_powers_of_two():
+    from trainer.pipeline import auto_batch_size
+
+    assert auto_batch_size(80_000, 1024) == 1024  # MovieLens-100K
+    assert auto_batch_size(19_600_000, 1024) == 16384  # 25M's training positives
+    assert auto_batch_size(80_000, 512) == 512
+    assert auto_batch_size(10**9, 1024) == 65536

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from trainer.arrays import sorted_unique
+
 
 def _keys(pairs: np.ndarray, n_links: int) -> np.ndarray:
     return pairs[:, 0].astype(np.int64) * n_links + pairs[:, 1]
@@ -51,7 +53,7 @@ class HeldOut:
         rng = np.random.default_rng(seed)
         if len(heldout) > max_positives:
             heldout = heldout[np.sort(rng.choice(len(heldout), max_positives, replace=False))]
-        known = np.unique(np.concatenate([_keys(train, n_links), _keys(heldout, n_links)]))
+        known = sorted_unique(np.concatenate([_keys(train, n_links), _keys(heldout, n_links)]))
         films = np.repeat(heldout[:, 0:1], negatives_per_positive, axis=1)
         film_count = np.bincount(train[:, 1], minlength=n_links).astype(np.float64)
 

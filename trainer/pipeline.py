@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from trainer.arrays import sorted_unique
+
 # A second seed word per purpose, so streams never coincide.
 _POSITIVES, _NEGATIVES, _REDRAW = 1, 2, 3
 
@@ -31,18 +33,15 @@ _POSITIVES, _NEGATIVES, _REDRAW = 1, 2, 3
 class PairSampler:
     """What the in-graph samplers need, as constant tensors.
 
-    The training positives as CSR: known_items (int32, each query's items sorted) and
-    known_indptr (int64 [n_queries + 1]); an accidental hit is found by a binary search in
-    the query's own items (search_steps halvings: a few, where one search over every
-    positive of a 20M-rating set takes 25 and was the pipeline's largest cost).
+    known: a hash table of every training positive's key (query * n_items + item), where an
+    accidental hit is looked up (6 ms for 65,536 keys among 20M, where a binary search over
+    them all took ~40 ms and was the pipeline's largest cost at MovieLens-25M's size).
     negative_cdf: cumulative sampling probabilities over items, by item_counts ** power
     (word2vec's 0.75: uniform negatives were measured worse, docs/quality.md).
     """
 
     n_items: int
-    known_items: tf.Tensor
-    known_indptr: tf.Tensor
-    search_steps: int
+    known: tf.lookup.StaticHashTable
     negative_cdf: tf.Tensor
 
     @classmethod
@@ -55,34 +54,19 @@ class PairSampler:
     def from_weights(cls, positives: np.ndarray, weights: np.ndarray) -> PairSampler:
         """Negatives drawn in proportion to `weights` [n_items] (0: never drawn)."""
         n_items = len(weights)
-        keys = np.unique(positives[:, 0].astype(np.int64) * n_items + positives[:, 1])
-        n_queries = int(positives[:, 0].max(initial=-1)) + 1
-        indptr = np.searchsorted(keys, np.arange(n_queries + 1, dtype=np.int64) * n_items)
-        longest = int(np.diff(indptr).max(initial=0))
+        keys = sorted_unique(positives[:, 0].astype(np.int64) * n_items + positives[:, 1])
+        known = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.int64),
+                                                tf.ones(len(keys), tf.int32)),
+            default_value=tf.constant(0, tf.int32))
         p = weights.astype(np.float64)
-        return cls(n_items=n_items,
-                   known_items=tf.constant((keys % n_items).astype(np.int32)),
-                   known_indptr=tf.constant(indptr.astype(np.int64)),
-                   search_steps=int(np.ceil(np.log2(longest + 1))) + 1,
+        return cls(n_items=n_items, known=known,
                    negative_cdf=tf.constant(np.cumsum(p) / p.sum(), dtype=tf.float64))
 
     def is_known(self, films: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
         """bool, shape of broadcast(films, items): is (film, item) a training positive?"""
-        shape = tf.broadcast_dynamic_shape(tf.shape(films), tf.shape(items))
-        films = tf.reshape(tf.broadcast_to(films, shape), [-1])
-        items = tf.reshape(tf.broadcast_to(tf.cast(items, tf.int32), shape), [-1])
-        last = tf.size(self.known_items, out_type=tf.int64) - 1
-        lo = tf.gather(self.known_indptr, films)
-        end = tf.gather(self.known_indptr, films + 1)
-        hi = end
-        for _ in range(self.search_steps):  # lo: the first of the film's items >= the item
-            mid = (lo + hi) // 2
-            less = (tf.gather(self.known_items, tf.clip_by_value(mid, 0, last)) < items) \
-                & (mid < hi)
-            lo = tf.where(less, mid + 1, lo)
-            hi = tf.where(less, hi, mid)
-        found = tf.gather(self.known_items, tf.clip_by_value(lo, 0, last))
-        return tf.reshape((lo < end) & tf.equal(found, items), shape)
+        keys = tf.cast(films, tf.int64) * self.n_items + tf.cast(items, tf.int64)
+        return self.known.lookup(keys) > 0
 
     def draw(self, shape, seed: tf.Tensor) -> tf.Tensor:
         """int32 items of `shape`, by the sampler's frequency power."""
@@ -127,6 +111,17 @@ def _step_seed(seed: int, epoch, purpose: int, step) -> tf.Tensor:
                      (tf.cast(epoch, tf.int64) * 8 + purpose) * 1_000_003 + step])
 
 
+def auto_batch_size(rows: int, smallest: int, per_step: int = 1000,
+                    largest: int = 65536) -> int:
+    """A batch for `rows` examples an epoch: rows / per_step rounded to a power of two, at
+    least `smallest`, at most `largest`. Each step of the models on ratings costs a fixed
+    part (every item's feature bag, the optimizer) beside the batch's own: MovieLens-100K
+    keeps its small batches, 25M (20M training positives) takes 16,384 a step, 16x fewer
+    steps at the same learning rate (bench/README.md, "Real size")."""
+    wanted = 2 ** round(np.log2(max(rows / per_step, 1)))
+    return int(min(max(wanted, smallest), largest))
+
+
 def steps_per_epoch(n_positives: int, batch_size: int) -> int:
     return max(1, -(-n_positives // batch_size))
 
@@ -143,6 +138,34 @@ def shuffled_rows(n: int, batch_size: int, seed: int, epoch: int,
     def batch(step):
         return step, tf.gather(order, (tf.cast(step, tf.int32) * batch_size
                                        + tf.range(batch_size, dtype=tf.int32)) % n)
+
+    steps = tf.data.Dataset.range(first_step, steps_per_epoch(n, batch_size))
+    return steps.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def weighted_rows(counts: np.ndarray, batch_size: int, seed: int, epoch: int,
+                  first_step: int = 0) -> tf.data.Dataset:
+    """(step, rows [B]) for one epoch, row i drawn in proportion to counts[i]: with c = the
+    counts scaled to a mean of 1, row i is in the epoch floor(c) times and once more with
+    probability c - floor(c) (stateless, by seed and epoch), the epoch's rows shuffled and
+    cut into batches of B (wrapping around). An epoch holds ~len(counts) rows, as many steps
+    as without counts; drawing each step's rows from the cumulative counts instead cost a
+    binary search a row (11 ms a batch of 16,384 at 20M rows)."""
+    n = len(counts)
+    batch_size = min(batch_size, n)
+    scaled = np.asarray(counts, np.float64) * n / np.sum(counts)
+    whole = tf.constant(np.floor(scaled).astype(np.int32))
+    part = tf.constant(scaled - np.floor(scaled))
+    extra = tf.random.stateless_uniform([n], _epoch_seed(seed, epoch, _REDRAW),
+                                        dtype=tf.float64) < part
+    rows = tf.repeat(tf.range(n, dtype=tf.int32), whole + tf.cast(extra, tf.int32))
+    order = tf.random.experimental.stateless_shuffle(rows,
+                                                     seed=_epoch_seed(seed, epoch, _POSITIVES))
+    size = tf.size(order)
+
+    def batch(step):
+        return step, tf.gather(order, (tf.cast(step, tf.int32) * batch_size
+                                       + tf.range(batch_size, dtype=tf.int32)) % size)
 
     steps = tf.data.Dataset.range(first_step, steps_per_epoch(n, batch_size))
     return steps.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -190,16 +213,7 @@ def positive_batches(positives: np.ndarray, batch_size: int, seed: int, epoch: i
     if counts is None:
         rows = shuffled_rows(n, batch_size, seed, epoch, first_step)
     else:
-        cdf = tf.constant(np.cumsum(counts, dtype=np.float64) / counts.sum(), tf.float64)
-
-        def drawn(step):
-            u = tf.random.stateless_uniform(
-                [batch_size], _step_seed(seed, epoch, _POSITIVES, step), dtype=tf.float64)
-            return step, tf.minimum(tf.cast(tf.searchsorted(cdf, u, side="right"), tf.int32),
-                                    n - 1)
-
-        rows = tf.data.Dataset.range(first_step, steps_per_epoch(n, batch_size)).map(
-            drawn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        rows = weighted_rows(counts, batch_size, seed, epoch, first_step)
     return rows.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

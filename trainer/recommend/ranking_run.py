@@ -21,7 +21,7 @@ import tensorflow as tf
 from conf.manifest import MANIFEST
 from trainer.loop import EpochLoop, LoopSettings
 from trainer.optimizers import make_optimizer
-from trainer.pipeline import PairSampler, pointwise_dataset, steps_per_epoch
+from trainer.pipeline import PairSampler, auto_batch_size, pointwise_dataset, steps_per_epoch
 from trainer.ratings import Catalogue, Ratings, load_catalogue
 from trainer.recommend.features import Features, user_features
 from trainer.recommend.inputs import (
@@ -121,8 +121,9 @@ class RankingTrainer:
         self.sampler = PairSampler.from_weights(
             data.positives, data.trained_items * np.power(np.maximum(counts, 1.0),
                                                           r["negative_power"]))
-        self.steps_per_epoch = steps_per_epoch(len(data.positives), r["batch_size"])
-        self.examples_per_step = min(r["batch_size"], len(data.positives))
+        self.batch_size = r["batch_size"] or auto_batch_size(len(data.positives), 1024)
+        self.steps_per_epoch = steps_per_epoch(len(data.positives), self.batch_size)
+        self.examples_per_step = min(self.batch_size, len(data.positives))
         self.train_step = self._make_step()
         self.checkpoint = {"model": self.model, "optimizer": self.optimizer}
         self.loop = EpochLoop(self, LoopSettings.of(r, "validation_auc"),
@@ -155,7 +156,7 @@ class RankingTrainer:
 
     def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
         r = self.r
-        return pointwise_dataset(self.data.positives, self.sampler, batch_size=r["batch_size"],
+        return pointwise_dataset(self.data.positives, self.sampler, batch_size=self.batch_size,
                                  negatives_per_positive=r["negatives_per_positive"],
                                  policy="reject", reject_rounds=3, seed=r["seed"],
                                  epoch=epoch, counts=self.data.positive_weights,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from conf.manifest import MANIFEST, RATING_KIND, RATING_SCHEMA_VERSION, build_manifest, write_json
+from trainer.arrays import shuffled_within
 from trainer.loop import EpochLoop, LoopSettings
 from trainer.optimizers import make_optimizer
-from trainer.pipeline import rating_batches, steps_per_epoch
+from trainer.pipeline import auto_batch_size, rating_batches, steps_per_epoch
 from trainer.ratings import Catalogue, Ratings, RatingsError, load_catalogue, rating_scale
 from trainer.recommend.features import Features, user_features
 from trainer.recommend.inputs import (
@@ -53,7 +54,7 @@ def user_folds(user: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """int [n]: the fold of each rating; each user's ratings dealt at random over the folds
     (with one fold: 20 % of each user's ratings in fold 0, the test)."""
     rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(len(user)), user))
+    order = shuffled_within(user, rng)
     starts = np.searchsorted(user[order], user[order], side="left")
     rank = np.arange(len(user)) - starts
     fold = np.empty(len(user), np.int64)
@@ -78,6 +79,20 @@ def check_folds(ratings: Ratings, fold: np.ndarray, folds: int) -> None:
         raise RatingsError(f"{ratings.folder}: {len(ratings.rating)} ratings leave no test "
                            "ratings (the 80/20 split tests every fifth rating of a user: no "
                            "user has 5)")
+
+
+def validation_rows(user: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """bool [n]: `share` of each user's rows (seeded, at least one of a user with 5 or more,
+    never all), the validation ratings early stopping watches."""
+    rng = np.random.default_rng(seed + 7)
+    order = shuffled_within(user, rng)
+    starts = np.searchsorted(user[order], user[order], side="left")
+    rank = np.arange(len(user)) - starts
+    sizes = np.bincount(user)[user[order]]
+    take = rank < np.where(sizes >= 5, np.maximum(1, np.floor(share * sizes)), 0)
+    held = np.zeros(len(user), bool)
+    held[order[take]] = True
+    return held
 
 
 def baseline_only(user, item, rating, n_users, n_items, *, reg_u: float = 15.0,
@@ -106,16 +121,18 @@ class RatingFit:
     rate_name = "ratings_per_s"
 
     def __init__(self, name: str, user: np.ndarray, item: np.ndarray, rating: np.ndarray,
-                 users: Features, items: Features, cfg, *, mlp: list[int], gmf: bool) -> None:
+                 users: Features, items: Features, cfg, *, mlp: list[int], gmf: bool,
+                 validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         r = self.r = cfg["rate"]
-        self.name, self.rows = name, (user, item, rating)
+        self.name, self.rows, self.validation = name, (user, item, rating), validation
         self.model = RatingModel(users, items, r["dim"], mean=float(rating.mean()), mlp=mlp,
                                  dropout=r["dropout"], gmf=gmf, seed=r["seed"],
                                  stddev=r["init_stddev"])
         self.optimizer = make_optimizer(r["optimizer"], r["learning_rate"])
         self.optimizer.build(self.model.trainable_variables)
-        self.steps_per_epoch = steps_per_epoch(len(user), r["batch_size"])
-        self.examples_per_step = min(r["batch_size"], len(user))
+        self.batch_size = r["batch_size"] or auto_batch_size(len(user), 512)
+        self.steps_per_epoch = steps_per_epoch(len(user), self.batch_size)
+        self.examples_per_step = min(self.batch_size, len(user))
         self.checkpoint = {"model": self.model, "optimizer": self.optimizer}
         self.train_step = self._make_step()
 
@@ -138,11 +155,17 @@ class RatingFit:
         return step
 
     def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
-        return rating_batches(*self.rows, batch_size=self.r["batch_size"], seed=self.r["seed"],
+        return rating_batches(*self.rows, batch_size=self.batch_size, seed=self.r["seed"],
                               epoch=epoch, first_step=first_step)
 
     def evaluate(self) -> dict[str, float]:
-        return {}  # the loss (training MSE) is all: the folds' test ratings measure
+        """The RMSE of the held-out validation ratings (what early stopping watches), if
+        the model has them; the folds' test ratings are never looked at here."""
+        if self.validation is None:
+            return {}
+        u, i, y = self.validation
+        predicted = self.model.predict_pairs(u, i, float(y.min()), float(y.max()))
+        return {"validation_rmse": float(np.sqrt(np.mean((predicted - y) ** 2)))}
 
 
 class StepBudget:
@@ -171,11 +194,23 @@ class RatingRun:
     run_dir: Path
     resume: bool
     budget: StepBudget
+    epochs: dict = field(default_factory=dict)  # each fitted model's epochs
 
     def fit(self, name: str, rows: np.ndarray, features: list[str], *, mlp: list[int],
-            gmf: bool) -> RatingModel | None:
-        """A model of `features` fitted to the ratings `rows` (checkpointed as `name`);
-        None when the budget ran out first."""
+            gmf: bool, epochs: int | None = None) -> RatingModel | None:
+        """A model of `features` fitted to the ratings `rows` (checkpointed as `name`): with
+        `epochs`, that many; else up to rate.epochs, early stopping on validation_share of
+        the rows held out. None when the budget ran out first."""
+        section = dict(self.cfg["rate"])
+        validation = None
+        if epochs is not None:
+            section.update(epochs=epochs, early_stop_patience=0)
+        elif section["validation_share"] > 0 and section["early_stop_patience"] > 0:
+            held = validation_rows(self.ratings.user[rows], section["validation_share"],
+                                   section["seed"])
+            validation = tuple(a[rows[held]] for a in (self.ratings.user, self.ratings.item,
+                                                       self.ratings.rating))
+            rows = rows[~held]
         u, i, y = self.ratings.user[rows], self.ratings.item[rows], self.ratings.rating[rows]
         c = self.catalogue
         trained = np.zeros(c.n_items, bool)
@@ -183,13 +218,18 @@ class RatingRun:
         users = user_features(["ids"], n_users=c.n_users, n_items=c.n_items, user=u, item=i)
         items = catalogue_features(features, c, trained, self.films,
                                    self.cfg["rank"]["link_min_items"])
-        task = RatingFit(name, u, i, y, users, items, self.cfg, mlp=mlp, gmf=gmf)
-        loop = EpochLoop(task, LoopSettings.of(self.cfg["rate"], "loss", higher_is_better=False),
+        task = RatingFit(name, u, i, y, users, items, self.cfg, mlp=mlp, gmf=gmf,
+                         validation=validation)
+        monitor = "validation_rmse" if validation is not None else "loss"
+        loop = EpochLoop(task, LoopSettings.of(section, monitor, higher_is_better=False),
                          checkpoints=self.run_dir / "checkpoints" / name,
                          logs=self.run_dir / "logs" / name, upstream="ratings")
         if self.resume and loop.manager.latest_checkpoint is not None:
             loop.resume()
-        return task.model if self.budget.fit(loop) else None
+        if not self.budget.fit(loop):
+            return None
+        self.epochs[name] = len(loop.history)
+        return task.model
 
 
 def evaluate_split(run: RatingRun, train: np.ndarray, test: np.ndarray, fold: int
@@ -255,7 +295,7 @@ def write_results(run: RatingRun, summary: dict, per_fold: list[dict]) -> None:
     r = run.cfg["rate"]
     write_json(run.run_dir / "metrics.json",
                {"folds": r["folds"], "summary": summary, "per_fold": per_fold,
-                "features": list(r["features"]), "protocol": PROTOCOL})
+                "epochs": run.epochs, "features": list(r["features"]), "protocol": PROTOCOL})
     writer = tf.summary.create_file_writer(str(run.run_dir / "logs" / "evaluation"))
     with writer.as_default(step=max(1, r["folds"])):
         for method, values in summary.items():
@@ -273,6 +313,7 @@ def rating_manifest(run: RatingRun, final: RatingModel, summary: dict, seconds: 
         films_run=({"folder": str(Path(films.folder).resolve()), "id": films.manifest["id"]}
                    if films else None),
         summary=summary,
+        epochs=run.epochs,
         scale=rating_scale(ratings),
         predict={"mean": final.mean, "low": float(ratings.rating.min()),
                  "high": float(ratings.rating.max()), "gmf": bool(r["gmf"]),
@@ -324,8 +365,11 @@ def run(ratings_dir: str, run_dir: str | Path, cfg, *, films_run: str | None = N
             write_predictions(rating_run, test, predicted)
     summary = summarise(per_fold)
     # The exported model learns from every rating; the folds above only measure.
+    # As many epochs as the first fold's model took (it had validation ratings; this one
+    # learns from them all).
     final = rating_run.fit("final", np.arange(len(ratings.rating)), r["features"],
-                           mlp=r["mlp"] if r["mlp_branch"] else [], gmf=r["gmf"])
+                           mlp=r["mlp"] if r["mlp_branch"] else [], gmf=r["gmf"],
+                           epochs=rating_run.epochs.get("fold1-model"))
     if final is None:
         return None
     export_model(rating_run, final)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainer.arrays import shuffled_within
+
 
 @dataclass
 class Split:
@@ -49,7 +51,7 @@ def per_user_draw(user: np.ndarray, rows: np.ndarray, per_user: int,
     if per_user <= 0 or len(rows) == 0:
         return rows[:0], rows
     users = user[rows]
-    order = np.lexsort((rng.random(len(rows)), users))
+    order = shuffled_within(users, rng)
     sorted_users = users[order]
     starts = np.searchsorted(sorted_users, sorted_users, side="left")
     rank = np.arange(len(rows)) - starts
