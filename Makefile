@@ -97,7 +97,7 @@ bench-peers: setup peers
 		--name movielens-100k
 	@if test -f data/scale/ranking/manifest.json; then $(PY) -m bench.peers --ranking \
 		data/scale/ranking --films-run data/scale/run --name movielens-25m-shape \
-		--epochs 20 --iterations 20 --bpr-iterations 100; fi
+		--epochs 20 --iterations 20 --bpr-iterations 100 --small-grid; fi
 
 # The peers are not dependencies of any stage: LightFM 1.17 builds only without build
 # isolation, with setuptools < 68 and Cython (docs/stack.md).

@@ -138,7 +138,8 @@ def run_lightfm(data, liked, features, validation, mean_auc, epochs: int) -> dic
     return choose(fit_round, epochs, 2, validation, mean_auc)
 
 
-def run_implicit(kind: str, data, liked, validation, mean_auc, iterations: int) -> dict:
+def run_implicit(kind: str, data, liked, validation, mean_auc, iterations: int,
+                 small_grid: bool = False) -> dict:
     import implicit
     from threadpoolctl import threadpool_limits
 
@@ -147,6 +148,8 @@ def run_implicit(kind: str, data, liked, validation, mean_auc, iterations: int) 
     # ALS: (regularization, alpha); BPR: (regularization, learning rate).
     grid = ([(reg, alpha) for reg in (1.0, 10.0, 50.0) for alpha in (1.0, 5.0, 20.0)]
             if kind == "als" else [(0.01, 0.01), (0.01, 0.05), (0.001, 0.05)])
+    if small_grid:  # the best of MovieLens-100K's grid and one beside it
+        grid = [(10.0, 5.0), (50.0, 5.0)] if kind == "als" else [(0.01, 0.05)]
     every = 5 if kind == "als" else 25
     for reg, alpha in grid:
         # A second fit() goes on from the factors of the first (implicit initialises them
@@ -204,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=30, help="ALS iterations at most")
     parser.add_argument("--bpr-iterations", type=int, default=200)
     parser.add_argument("--only", default="lightfm_warp,implicit_als,implicit_bpr,ease")
+    parser.add_argument("--small-grid", action="store_true",
+                        help="two ALS settings and one BPR setting (at 25M: hours otherwise)")
     args = parser.parse_args(argv)
     from conf import load_config
     from trainer.ratings import load_catalogue
@@ -239,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         elif name in ("implicit_als", "implicit_bpr"):
             kind = name.split("_")[1]
             found = run_implicit(kind, data, liked, t["validation"], mean_auc,
-                                 args.iterations if kind == "als" else args.bpr_iterations)
+                                 args.iterations if kind == "als" else args.bpr_iterations,
+                                 args.small_grid)
         else:
             found = run_ease(data, liked, t["validation"], mean_auc)
             if found is None:

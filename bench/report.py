@@ -19,7 +19,10 @@ from pathlib import Path
 from bench.results_file import RESULTS
 
 README = Path(__file__).resolve().parent / "README.md"
+# The project's README holds some of these tables too, between markers of its own.
+PROJECT_README = README.parent.parent / "README.md"
 BEGIN, END = "<!-- bench.report: begin -->", "<!-- bench.report: end -->"
+README_TABLES = ("peers", "scale")
 
 
 def _load(name: str) -> dict | None:
@@ -134,14 +137,87 @@ def serve(r: dict) -> list[str]:
     return rows
 
 
-def render() -> str:
+PEERS = (("lightfm_warp", "LightFM WARP (ids, genres, links)"),
+         ("implicit_als", "implicit ALS"), ("implicit_bpr", "implicit BPR"),
+         ("ease", "EASE"))
+
+
+def peers(r: dict) -> list[str]:
+    """Our model beside the libraries people would pick, on our split, by our AUC code."""
+    sets = r["sets"]
+    names = list(sets)
+    rows = [f"### Ours beside the libraries people use {_source('peers', r)}", "",
+            "| per-user AUC, warm / cold (seconds) | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names)]
+
+    def cell(entry: dict | None) -> str:
+        if entry is None:
+            return "—"
+        if "skipped" in entry:
+            return "does not fit"
+        seconds = f" ({entry['seconds']:.0f} s)" if "seconds" in entry else ""
+        return f"{entry['test']:.3f} / {entry['cold']:.3f}{seconds}"
+
+    rows.append("| **ours** (`trainer rank`) | "
+                + " | ".join(f"**{cell(sets[n]['ours'])}**" for n in names) + " |")
+    for key, label in PEERS:
+        rows.append(f"| {label} | " + " | ".join(cell(sets[n].get(key)) for n in names) + " |")
+    for key in ("item_knn", "popularity"):
+        rows.append(f"| {key.replace('_', '-')} (in our run) | "
+                    + " | ".join(cell(sets[n]["baselines"].get(key)) for n in names) + " |")
+    return rows
+
+
+SCALE_TARGETS = {"ratings": "", "train": "<= 60 min", "rank": "<= 30 min",
+                 "rate": "<= 30 min", "index": "<= 15 min"}
+
+
+def scale(r: dict) -> list[str]:
+    stages = r["stages"]
+    rows = [f"### Real size: 170,000 films, 25M ratings {_source('scale', r)}", "",
+            "| stage | minutes | peak memory | target (and 12 GiB each) |",
+            "|---|---:|---:|---|"]
+    for name, target in SCALE_TARGETS.items():
+        s = stages.get(name)
+        if not s or "seconds" not in s:
+            continue
+        if s.get("returncode"):
+            rows.append(f"| {name} | failed (exit {s['returncode']}) | | {target} |")
+            continue
+        met = ""
+        limit = {"train": 3600, "rank": 1800, "rate": 1800, "index": 900}.get(name)
+        if limit:
+            met = " met" if s["seconds"] <= limit else " **missed**"
+        rows.append(f"| {name} | {s['seconds'] / 60:.1f} | {s['peak_rss_bytes'] / 2**30:.1f} GiB"
+                    f" | {target}{met} |")
+    q = stages.get("query")
+    if q:
+        rows += ["", "Queries: a cold start of " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in q["cold_start_s"].items()) + "; in one process, "
+            "median " + ", ".join(f"{k} {v:.1f} ms" for k, v in q["p50_ms"].items()) + "."]
+    s = stages.get("serve")
+    if s and "skipped" not in s.get("page", {}):
+        page = s["page"]
+        rows.append(f"The page: the map of {page['films_drawn']:,} films drawn "
+                    f"{page['map_drawn_ms']['median_ms']:.0f} ms after the request; films like "
+                    f"X {s['api']['similar']['http']['median_ms']:.1f} ms over HTTP.")
+    return rows
+
+
+def render(only: tuple[str, ...] | None = None) -> str:
+    """The tables of the results there are (`only` these)."""
     parts = []
-    for name, table in (("quality", quality), ("ranking", ranking), ("ingest", ingestion),
+    for name, table in (("quality", quality), ("ranking", ranking), ("peers", peers),
+                        ("scale", scale), ("ingest", ingestion),
                         ("train", training), ("index", index), ("serve", serve)):
         result = _load(name)
-        if result is not None:
-            parts.append("\n".join(table(result)))
+        if result is not None and (only is None or name in only):
+            parts.append("\n".join(table(result)).replace("### ", "#### " if only else "### "))
     return "\n\n".join(parts) + "\n"
+
+
+def render_readme() -> str:
+    return render(README_TABLES)
 
 
 def written(readme: str) -> str | None:
@@ -160,13 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.write:
         print(tables, end="")
         return 0
-    text = README.read_text()
-    if written(text) is None:
-        print(f"bench.report: {README} has no {BEGIN} ... {END} markers", file=sys.stderr)
-        return 2
-    head, rest = text.split(BEGIN, 1)
-    README.write_text(f"{head}{BEGIN}\n{tables}{END}{rest.split(END, 1)[1]}")
-    print(f"written to {README}")
+    for path, text_of in ((README, tables), (PROJECT_README, render_readme())):
+        text = path.read_text()
+        if written(text) is None:
+            print(f"bench.report: {path} has no {BEGIN} ... {END} markers", file=sys.stderr)
+            return 2
+        head, rest = text.split(BEGIN, 1)
+        path.write_text(f"{head}{BEGIN}\n{text_of}{END}{rest.split(END, 1)[1]}")
+        print(f"written to {path}")
     return 0
 
 

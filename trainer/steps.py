@@ -18,6 +18,24 @@ def pointwise_loss(model: FilmEmbeddingModel, batch: dict, logit_scale: float) -
     return tf.reduce_sum(per_row * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
 
 
+def make_l2_step(model, optimizer, loss_of, l2: float, jit_compile: bool) -> Callable:
+    """A compiled step of the models on ratings: `loss_of(batch)` -> (mean loss, the batch's
+    user vectors, its item vectors); L2 `l2` on those vectors; the gradient of the
+    sum over the batch's rows (as make_train_step: a row's update does not shrink with the
+    batch size). Returns the mean loss."""
+    @tf.function(jit_compile=jit_compile)
+    def step(batch):
+        with tf.GradientTape() as tape:
+            loss, users, items = loss_of(batch)
+            reg = l2 * (tf.reduce_mean(tf.reduce_sum(users * users, -1))
+                        + tf.reduce_mean(tf.reduce_sum(items * items, -1)))
+            total = (loss + reg) * tf.cast(tf.shape(users)[0], tf.float32)
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
+        return loss
+    return step
+
+
 def make_train_step(model: FilmEmbeddingModel, optimizer, loss_fn: Callable[[dict], tf.Tensor],
                     strategy: tf.distribute.Strategy, jit_compile: bool) -> Callable:
     """A tf.function running one step on every replica; returns {"loss": mean loss}."""

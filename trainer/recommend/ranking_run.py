@@ -34,6 +34,7 @@ from trainer.recommend.inputs import (
 from trainer.recommend.metrics import AucTask, VectorScorer, mean_auc
 from trainer.recommend.ranking_model import RankingModel, pairwise_loss
 from trainer.recommend.split import Split, make_split
+from trainer.steps import make_l2_step
 
 logger = logging.getLogger(__name__)
 
@@ -136,23 +137,12 @@ class RankingTrainer:
         return self.loop.state
 
     def _make_step(self):
-        model, optimizer, r = self.model, self.optimizer, self.r
+        model, r = self.model, self.r
 
-        @tf.function(jit_compile=r["jit_compile"])
-        def step(batch):
-            with tf.GradientTape() as tape:
-                scores, users, items = model({"user": batch["query"], "item": batch["item"]})
-                loss = tf.reduce_mean(pairwise_loss(scores, batch["weight"], r["loss"]))
-                reg = r["l2"] * (tf.reduce_mean(tf.reduce_sum(users * users, -1))
-                                 + tf.reduce_mean(tf.reduce_sum(items * items, -1)))
-                # Summed over the batch's positives (as trainer/steps.py): a row's update
-                # does not shrink with the batch size.
-                total = (loss + reg) * tf.cast(tf.shape(scores)[0], tf.float32)
-            variables = model.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables,
-                                          strict=True))
-            return loss
-        return step
+        def loss_of(batch):
+            scores, users, items = model({"user": batch["query"], "item": batch["item"]})
+            return tf.reduce_mean(pairwise_loss(scores, batch["weight"], r["loss"])), users, items
+        return make_l2_step(model, self.optimizer, loss_of, r["l2"], r["jit_compile"])
 
     def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
         r = self.r

@@ -37,6 +37,7 @@ from trainer.recommend.inputs import (
 )
 from trainer.recommend.ranking_export import write_id_tables
 from trainer.recommend.rating_model import RatingModel
+from trainer.steps import make_l2_step
 
 logger = logging.getLogger(__name__)
 
@@ -137,22 +138,14 @@ class RatingFit:
         self.train_step = self._make_step()
 
     def _make_step(self):
-        model, optimizer, l2 = self.model, self.optimizer, self.r["l2"]
+        model = self.model
 
-        @tf.function(jit_compile=self.r["jit_compile"])
-        def step(batch):
-            with tf.GradientTape() as tape:
-                predicted, uv, iv = model({"user": batch["query"], "item": batch["item"]},
-                                          training=True)
-                loss = tf.reduce_mean(tf.square(predicted - batch["rating"]))
-                reg = l2 * (tf.reduce_mean(tf.reduce_sum(uv * uv, -1))
-                            + tf.reduce_mean(tf.reduce_sum(iv * iv, -1)))
-                total = (loss + reg) * tf.cast(tf.shape(predicted)[0], tf.float32)
-            variables = model.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables,
-                                          strict=True))
-            return loss
-        return step
+        def loss_of(batch):
+            predicted, users, items = model({"user": batch["query"], "item": batch["item"]},
+                                            training=True)
+            return tf.reduce_mean(tf.square(predicted - batch["rating"])), users, items
+        return make_l2_step(model, self.optimizer, loss_of, self.r["l2"],
+                            self.r["jit_compile"])
 
     def batches(self, epoch: int, first_step: int) -> tf.data.Dataset:
         return rating_batches(*self.rows, batch_size=self.batch_size, seed=self.r["seed"],
